@@ -1,0 +1,29 @@
+import type { CompressionType } from "../database/model.ts";
+import type { IoOptions } from "../storage/blob-store.ts";
+
+export interface CompressOptions extends IoOptions {
+  /** Codec level; undefined means Attic's default for that type (brotli 5, zstd 8, xz 2). */
+  level?: number | undefined;
+}
+
+/**
+ * Compresses and decompresses byte streams in the formats a Nix client decodes. The output of
+ * `compress` is one valid stream (or concatenation of frames) of that format, so concatenated
+ * chunk files form a valid body for zstd and xz.
+ */
+export interface Compressor {
+  /** The types this compressor can produce. */
+  readonly types: readonly CompressionType[];
+  compress(type: CompressionType, source: AsyncIterable<Uint8Array>, options?: CompressOptions): AsyncIterable<Uint8Array>;
+  decompress(type: CompressionType, source: AsyncIterable<Uint8Array>, options?: IoOptions): AsyncIterable<Uint8Array>;
+  /** Stops worker threads. */
+  close?(): Promise<void>;
+}
+
+/** Attic's default levels (`CompressionConfig::level`). */
+export const DEFAULT_COMPRESSION_LEVEL: Record<CompressionType, number | undefined> = {
+  none: undefined,
+  br: 5,
+  zstd: 8,
+  xz: 2,
+};

@@ -1,0 +1,105 @@
+import type { IoOptions } from "../storage/blob-store.ts";
+import type {
+  CachePatch,
+  CacheRow,
+  ChunkRow,
+  CompressionType,
+  NarRow,
+  NewCache,
+  NewChunk,
+  NewNar,
+  NewObject,
+  ObjectWithNar,
+} from "./model.ts";
+
+export interface CacheRepository {
+  /** The live (not soft-deleted) cache of that name, or null. */
+  findCache(name: string): Promise<CacheRow | null>;
+  /** Inserts a cache; false when the name is taken, also by a soft-deleted cache. */
+  insertCache(cache: NewCache): Promise<boolean>;
+  /** Applies the patch to a live cache; false when there is none with that id. */
+  updateCache(id: number, patch: CachePatch): Promise<boolean>;
+  /**
+   * Soft-deletes (sets `deleted_at`) or deletes the live cache with that id (cascading to its
+   * objects). False when no live cache had that id (a racing destroy).
+   */
+  destroyCache(id: number, mode: { soft: boolean; now: Date }): Promise<boolean>;
+}
+
+export interface NarRepository {
+  /**
+   * Finds a valid NAR with that hash and increments its `holders_count` atomically, so GC
+   * leaves it alone until `releaseNar`. Null when there is none.
+   */
+  findAndLockNar(narHash: string): Promise<NarRow | null>;
+  /** Decrements `holders_count` (never below zero). */
+  releaseNar(id: number): Promise<void>;
+  /** True when a chunk of that NAR is missing (chunkref without a valid chunk). */
+  narHasMissingChunks(narId: number): Promise<boolean>;
+  insertNar(nar: NewNar): Promise<number>;
+  /** Deletes a NAR row; its chunkrefs cascade and its objects cascade. */
+  deleteNar(id: number): Promise<void>;
+  /** Records the ordered chunk list of a NAR (`seq` 0..n-1 in array order). */
+  insertChunkRefs(narId: number, chunkIds: readonly number[]): Promise<void>;
+  /** Sets a pending NAR valid with its final chunk count. */
+  markNarValid(id: number, numChunks: number): Promise<void>;
+  /**
+   * The chunks of a NAR in `seq` order; null where a chunk is missing or not valid (the NAR
+   * is then incomplete).
+   */
+  findNarChunks(narId: number): Promise<Array<ChunkRow | null>>;
+}
+
+export interface ChunkRepository {
+  /**
+   * Finds a valid chunk with that hash and compression and increments its `holders_count`
+   * atomically. Null when there is none.
+   */
+  findAndLockChunk(chunkHash: string, compression: CompressionType): Promise<ChunkRow | null>;
+  /**
+   * Inserts a chunk in state `P` with `holders_count = 1`: the inserting upload holds it from
+   * birth, so neither GC nor another upload's cleanup can take it.
+   */
+  insertPendingChunk(chunk: NewChunk): Promise<number>;
+  /** Sets a pending chunk valid with its stored file's hash and size. */
+  markChunkValid(id: number, file: { fileHash: string; fileSize: number }): Promise<void>;
+  /** Decrements `holders_count` of each id (an id listed twice is decremented twice). */
+  releaseChunks(ids: readonly number[]): Promise<void>;
+  /**
+   * Deletes the chunk row if nobody holds it and no chunkref points at it. True when the row
+   * was deleted, so the caller must delete its storage file.
+   */
+  deleteChunkIfUnused(id: number): Promise<boolean>;
+}
+
+export interface ObjectRepository {
+  /**
+   * Inserts or replaces the object at (cache, store path hash): Attic's upsert, which resets
+   * `created_at` and clears `last_accessed_at`.
+   */
+  upsertObject(object: NewObject): Promise<void>;
+  /** The object in a live cache whose NAR is valid, or null. */
+  findObject(cacheName: string, storePathHash: string): Promise<ObjectWithNar | null>;
+  /** Of `storePathHashes`, those present in the live cache with a valid NAR (batched). */
+  findPresentPaths(cacheName: string, storePathHashes: readonly string[]): Promise<string[]>;
+  /** Sets `last_accessed_at`. */
+  touchObject(id: number, now: Date): Promise<void>;
+}
+
+export interface Repositories {
+  readonly caches: CacheRepository;
+  readonly nars: NarRepository;
+  readonly chunks: ChunkRepository;
+  readonly objects: ObjectRepository;
+}
+
+/** The metadata database. Its repositories run outside a transaction (autocommit). */
+export interface Database extends Repositories {
+  /** Which dialect this is (`sqlite`, `postgres`). */
+  readonly kind: string;
+  /** Applies pending migrations (Attic's names); a second call is a no-op. */
+  migrate(options?: IoOptions): Promise<void>;
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,20 @@
+import type { Chunker } from "../chunking/chunker.ts";
+import type { Clock } from "../clock.ts";
+import type { Compressor } from "../compression/compressor.ts";
+import type { EngineConfig } from "../config/engine-config.ts";
+import type { Database } from "../database/database.ts";
+import type { Lifecycle } from "../lifecycle.ts";
+import type { Logger } from "../logger.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import type { TokenAuthority } from "../auth/token-authority.ts";
+import { createToken } from "./token.ts";
+
+export const BLOB_STORE = createToken<BlobStore>("BlobStore");
+export const DATABASE = createToken<Database>("Database");
+export const CHUNKER = createToken<Chunker>("Chunker");
+export const COMPRESSOR = createToken<Compressor>("Compressor");
+export const TOKEN_AUTHORITY = createToken<TokenAuthority>("TokenAuthority");
+export const ENGINE_CONFIG = createToken<EngineConfig>("EngineConfig");
+export const LOGGER = createToken<Logger>("Logger");
+export const CLOCK = createToken<Clock>("Clock");
+export const LIFECYCLE = createToken<Lifecycle>("Lifecycle");

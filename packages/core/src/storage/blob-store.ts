@@ -1,0 +1,69 @@
+import type { Readable } from "node:stream";
+import type { RemoteFile } from "./remote-file.ts";
+
+export interface IoOptions {
+  /** Cancels the operation; the implementation cleans up anything it started. */
+  signal?: AbortSignal;
+}
+
+export interface BlobStoreCapabilities {
+  /** `open(ref, { preferStream: false })` may answer with a URL the client fetches itself. */
+  presignedUrls: boolean;
+  /** `list()` is implemented (used by the GC sweep for files that no row references). */
+  list: boolean;
+}
+
+/** What `open` returns: the bytes, or a URL that serves them (S3 presigned GET). */
+export type Download =
+  | { kind: "stream"; stream: Readable }
+  | { kind: "url"; url: string };
+
+export interface OpenOptions extends IoOptions {
+  /**
+   * True when the caller needs the bytes (multi-chunk reassembly). False lets a backend with
+   * `presignedUrls` answer with a redirect URL instead.
+   */
+  preferStream?: boolean;
+}
+
+export interface ListedBlob {
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  lastModified: Date;
+}
+
+/**
+ * A storage backend for chunk files. Keys are `[0-9a-z-]+\.chunk`-like names chosen by the
+ * engine; a backend decides its own layout (sharding, prefixes).
+ */
+export interface BlobStore {
+  /** The config `type` this store was made from (`local`, `s3`, ...). */
+  readonly type: string;
+  readonly capabilities: BlobStoreCapabilities;
+
+  /** The reference that `put(key)` records, without writing anything. */
+  refFor(key: string): RemoteFile;
+
+  /**
+   * Writes the stream under `key` and resolves once it is durable and visible. Overwriting a
+   * key is allowed. On failure or abort nothing is left visible under `key`, and no temporary
+   * data remains.
+   */
+  put(key: string, body: AsyncIterable<Uint8Array>, options?: IoOptions): Promise<RemoteFile>;
+
+  /**
+   * Opens a stored file. Throws `BlobNotFoundError` (code `BlobNotFound`) when absent, and
+   * `StorageError` when the backend fails: the two are never confused.
+   */
+  open(ref: RemoteFile, options?: OpenOptions): Promise<Download>;
+
+  /** Deletes a file. Deleting a missing file succeeds (idempotent). */
+  delete(ref: RemoteFile, options?: IoOptions): Promise<void>;
+
+  /** Every stored file under this backend's current location (only with `capabilities.list`). */
+  list?(options?: IoOptions): AsyncIterable<ListedBlob>;
+
+  /** Releases connections and handles. */
+  close?(): Promise<void>;
+}

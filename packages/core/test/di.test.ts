@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { createRootContainer, createToken, inject, injectable, resolve } from "@attic-ts/core";
+
+const GREETING = createToken<string>("greeting");
+
+@injectable()
+class Greeter {
+  constructor(@inject(GREETING) readonly greeting: string) {}
+}
+
+describe("di", () => {
+  it("injects through typed tokens in a child container", () => {
+    const c = createRootContainer();
+    c.registerInstance(GREETING, "hello");
+    expect(c.resolve(Greeter).greeting).toBe("hello");
+    expect(resolve(c, GREETING)).toBe("hello");
+    const other = createRootContainer();
+    expect(() => resolve(other, GREETING)).toThrow();
+  });
+});

@@ -1,0 +1,40 @@
+import { defineConfig } from "vitest/config";
+
+// Tests import workspace packages through the "source" export condition, so they run against
+// the TypeScript sources without a build step.
+// Legacy (experimentalDecorators) decorators, as tsc compiles them; no metadata is emitted, which
+// is why every constructor parameter carries an explicit @inject(TOKEN).
+const shared = {
+  oxc: { decorator: { legacy: true, emitDecoratorMetadata: false } },
+  resolve: { conditions: ["source"] },
+  ssr: { resolve: { conditions: ["source"] } },
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: "unit",
+          include: ["packages/*/test/**/*.test.ts", "plugins/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
+          exclude: ["**/*.services.test.ts", "**/node_modules/**"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: "services",
+          include: ["packages/*/test/**/*.services.test.ts", "plugins/*/test/**/*.services.test.ts", "test/**/*.test.ts"],
+          exclude: ["**/node_modules/**"],
+          globalSetup: ["test/setup/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
