@@ -26,7 +26,7 @@ export default defineConfig({
       {
         ...shared,
         test: {
-          name: "services",
+          name: "e2e",
           include: ["packages/*/test/**/*.services.test.ts", "plugins/*/test/**/*.services.test.ts", "test/**/*.test.ts"],
           exclude: ["**/node_modules/**"],
           globalSetup: ["test/setup/global-setup.ts"],

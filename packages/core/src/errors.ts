@@ -54,6 +54,13 @@ export function isAtticError(err: unknown): err is AtticError {
   );
 }
 
+/** A route or file name that does not exist (Attic's generic 404). */
+export class NotFoundError extends AtticError {
+  constructor(options?: AtticErrorOptions) {
+    super("NotFound", "The URL you requested was not found.", options);
+  }
+}
+
 export class NoSuchCacheError extends AtticError {
   constructor(options?: AtticErrorOptions) {
     super("NoSuchCache", "The requested cache does not exist.", options);

@@ -1,0 +1,243 @@
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+
+/** One unit of work: compress `data` as `type` at `level`. */
+export interface PoolJob {
+  /** Codec name understood by the worker (`zstd`, `xz`). */
+  type: string;
+  level: number;
+  data: Uint8Array;
+}
+
+export interface RunOptions {
+  /** Rejects the job: a queued job is dropped, a running one finishes and its result is discarded. */
+  signal?: AbortSignal | undefined;
+  /**
+   * Moves `data.buffer` to the worker instead of copying it. The caller's buffer is detached
+   * afterwards, so only pass true for a buffer nobody else holds.
+   */
+  transfer?: boolean | undefined;
+}
+
+export interface WorkerPoolOptions {
+  /** Number of worker threads; default `os.availableParallelism()`. */
+  size?: number | undefined;
+  /**
+   * Jobs waiting for a worker before `run` itself waits for room (backpressure); default 8 × size.
+   * Bounds the memory the pool holds on behalf of all callers together.
+   */
+  maxQueued?: number | undefined;
+  /** The worker script; default the compress worker. Tests substitute failing workers. */
+  workerUrl?: URL | undefined;
+}
+
+/** Raised for jobs submitted to, or still pending in, a closed pool. */
+export class WorkerPoolClosedError extends Error {
+  constructor() {
+    super("The compression worker pool is closed.");
+    this.name = "WorkerPoolClosedError";
+  }
+}
+
+interface PendingJob {
+  id: number;
+  job: PoolJob;
+  transfer: boolean;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (err: unknown) => void;
+  /** Set once the caller has been answered (abort, close); a late result is then dropped. */
+  settled: boolean;
+  cleanup: () => void;
+}
+
+interface Slot {
+  worker: Worker;
+  current: PendingJob | undefined;
+  dead: boolean;
+}
+
+type WorkerReply = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; message: string };
+
+/**
+ * The compress worker's URL. From `src/` (Vitest, tsx) it sits beside this module; from `dist/`
+ * it is the copy under `../src/`, because tsc does not emit `.mjs` sources and the package ships
+ * `src/` anyway.
+ */
+export function defaultWorkerUrl(): URL {
+  const beside = new URL("./compress-worker.mjs", import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  return new URL("../src/compress-worker.mjs", import.meta.url);
+}
+
+/**
+ * A fixed-size pool of worker threads running one job each at a time. Workers start on demand,
+ * are unref'd while idle (an idle pool never keeps the process alive) and ref'd while busy (an
+ * awaited job does). A worker that crashes rejects its job and is replaced on the next job.
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly #maxQueued: number;
+  readonly #workerUrl: URL;
+  readonly #slots = new Set<Slot>();
+  readonly #idle: Slot[] = [];
+  readonly #queue: PendingJob[] = [];
+  readonly #roomWaiters: Array<() => void> = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions = {}) {
+    this.size = Math.max(1, Math.floor(options.size ?? availableParallelism()));
+    this.#maxQueued = Math.max(1, options.maxQueued ?? 8 * this.size);
+    this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
+  }
+
+  /** Live worker threads (started lazily, at most `size`). */
+  get workerCount(): number {
+    return this.#slots.size;
+  }
+
+  /** Workers currently running a job (including jobs whose caller already gave up). */
+  get busyCount(): number {
+    let busy = 0;
+    for (const slot of this.#slots) if (slot.current !== undefined) busy++;
+    return busy;
+  }
+
+  /** Jobs waiting for a worker. */
+  get queuedCount(): number {
+    return this.#queue.length;
+  }
+
+  /** Runs one job on a worker and resolves with its output bytes. */
+  async run(job: PoolJob, options: RunOptions = {}): Promise<Uint8Array> {
+    const { signal } = options;
+    while (this.#queue.length >= this.#maxQueued && !this.#closed) await this.#waitForRoom(signal);
+    if (this.#closed) throw new WorkerPoolClosedError();
+    signal?.throwIfAborted();
+
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const pending: PendingJob = {
+        id: this.#nextId++,
+        job,
+        transfer: options.transfer ?? false,
+        settled: false,
+        resolve: (bytes) => {
+          if (pending.settled) return;
+          pending.settled = true;
+          pending.cleanup();
+          resolve(bytes);
+        },
+        reject: (err) => {
+          if (pending.settled) return;
+          pending.settled = true;
+          pending.cleanup();
+          reject(err);
+        },
+        cleanup: () => {},
+      };
+      if (signal) {
+        const onAbort = (): void => {
+          const index = this.#queue.indexOf(pending);
+          if (index >= 0) {
+            this.#queue.splice(index, 1);
+            this.#wakeOne();
+          }
+          pending.reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        pending.cleanup = () => signal.removeEventListener("abort", onAbort);
+      }
+      this.#queue.push(pending);
+      this.#dispatch();
+    });
+  }
+
+  /** Terminates every worker and rejects queued and running jobs. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = new WorkerPoolClosedError();
+    for (const pending of this.#queue.splice(0)) pending.reject(error);
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+    const terminations: Array<Promise<number>> = [];
+    for (const slot of this.#slots) {
+      slot.dead = true;
+      slot.current?.reject(error);
+      terminations.push(slot.worker.terminate());
+    }
+    this.#slots.clear();
+    this.#idle.length = 0;
+    await Promise.all(terminations);
+  }
+
+  #waitForRoom(signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const index = this.#roomWaiters.indexOf(wake);
+        if (index >= 0) this.#roomWaiters.splice(index, 1);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#roomWaiters.push(wake);
+    });
+  }
+
+  #wakeOne(): void {
+    this.#roomWaiters.shift()?.();
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const slot = this.#idle.pop() ?? (this.#slots.size < this.size ? this.#spawn() : undefined);
+      if (slot === undefined) return;
+      const pending = this.#queue.shift() as PendingJob;
+      this.#wakeOne();
+      slot.current = pending;
+      slot.worker.ref();
+      const { type, level, data } = pending.job;
+      slot.worker.postMessage({ id: pending.id, type, level, data }, pending.transfer ? [data.buffer as ArrayBuffer] : []);
+    }
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(this.#workerUrl);
+    const slot: Slot = { worker, current: undefined, dead: false };
+    worker.on("message", (reply: WorkerReply) => this.#onReply(slot, reply));
+    worker.on("error", (err) => this.#onDeath(slot, err));
+    worker.on("exit", (code) => this.#onDeath(slot, new Error(`Compression worker exited with code ${code}.`)));
+    // After the listeners: adding a "message" listener refs the worker's port again.
+    worker.unref();
+    this.#slots.add(slot);
+    return slot;
+  }
+
+  #onReply(slot: Slot, reply: WorkerReply): void {
+    const pending = slot.current;
+    if (pending === undefined || pending.id !== reply.id) return;
+    slot.current = undefined;
+    slot.worker.unref();
+    if (reply.ok) pending.resolve(reply.data);
+    else pending.reject(new Error(reply.message));
+    if (!slot.dead) this.#idle.push(slot);
+    this.#dispatch();
+  }
+
+  /** Both "error" and "exit" fire for a crash; the first one wins. */
+  #onDeath(slot: Slot, err: Error): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    this.#slots.delete(slot);
+    const idleIndex = this.#idle.indexOf(slot);
+    if (idleIndex >= 0) this.#idle.splice(idleIndex, 1);
+    slot.current?.reject(err);
+    slot.current = undefined;
+    if (!this.#closed) this.#dispatch();
+  }
+}

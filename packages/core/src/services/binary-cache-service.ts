@@ -1,0 +1,146 @@
+import { Readable } from "node:stream";
+import type { Principal } from "../auth/principal.ts";
+import type { Clock } from "../clock.ts";
+import type { Database } from "../database/database.ts";
+import type { ChunkRow, ObjectWithNar } from "../database/model.ts";
+import { inject, injectable } from "../di/index.ts";
+import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE } from "../di/tokens.ts";
+import type { Compressor } from "../compression/compressor.ts";
+import { IncompleteNarError, NoSuchObjectError, NotFoundError, StorageError } from "../errors.ts";
+import type { RemoteFile } from "../storage/remote-file.ts";
+import { narInfoFingerprint } from "../nix/fingerprint.ts";
+import { serializeNarInfo, serializeNixCacheInfo } from "../nix/narinfo.ts";
+import { parseSigningKey } from "../nix/signing-key.ts";
+import { isValidStorePathHash } from "../nix/store-path.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { CacheAccess, requirePermission } from "./cache-access.ts";
+import { concatChunkStreams } from "./concat-chunk-streams.ts";
+
+/** A binary-cache answer and whether the cache is public (`X-Attic-Cache-Visibility`). */
+export interface Served<T> {
+  body: T;
+  isPublic: boolean;
+}
+
+/** A NAR body: streamed by the server, or a URL the client is redirected to. */
+export type NarBody = { kind: "stream"; stream: Readable } | { kind: "redirect"; url: string };
+
+/** Attic's prefetch depth when reassembling multi-chunk NARs. */
+export const NAR_PREFETCH = 2;
+
+/**
+ * Brotli streams cannot be concatenated (unlike zstd frames and xz streams), so Attic serves
+ * multi-chunk brotli NARs that no client can decode. We serve those decompressed and say
+ * `Compression: none` in their narinfo; single-chunk brotli NARs are served as stored.
+ */
+function servedAsPlain(compression: string, numChunks: number): boolean {
+  return compression === "br" && numChunks > 1;
+}
+
+function splitName(file: string, extension: string): string {
+  const [hash, ext, ...rest] = file.split(".");
+  // Attic: anything but exactly "<hash>.<extension>" is a plain 404 (so `.ls`, `.nar.zst` are).
+  if (ext !== extension || rest.length > 0 || hash === undefined) throw new NotFoundError();
+  return hash;
+}
+
+async function* concatIterables(parts: Array<() => AsyncIterable<Uint8Array>>): AsyncGenerator<Uint8Array> {
+  for (const part of parts) yield* part();
+}
+
+/** The Nix binary cache protocol: `nix-cache-info`, `<hash>.narinfo`, `nar/<hash>.nar`. */
+@injectable()
+export class BinaryCacheService {
+  constructor(
+    @inject(DATABASE) private readonly db: Database,
+    @inject(BLOB_STORE) private readonly store: BlobStore,
+    @inject(CacheAccess) private readonly access: CacheAccess,
+    @inject(CLOCK) private readonly clock: Clock,
+    @inject(COMPRESSOR) private readonly compressor: Compressor,
+  ) {}
+
+  async nixCacheInfo(principal: Principal, cacheName: string): Promise<Served<string>> {
+    return this.access.withCache(principal, cacheName, async (cache, permission) => {
+      requirePermission(permission, "pull");
+      const body = serializeNixCacheInfo({ wantMassQuery: true, storeDir: cache.storeDir, priority: cache.priority });
+      return { body, isPublic: cache.isPublic };
+    });
+  }
+
+  /**
+   * Looks the object up after checking access. Attic looks first and answers 404 before any
+   * auth check, which tells strangers which paths a private cache holds; we check first.
+   */
+  private async findObject(principal: Principal, cacheName: string, hash: string): Promise<ObjectWithNar> {
+    return this.access.withCache(principal, cacheName, async (_cache, permission) => {
+      requirePermission(permission, "pull");
+      if (!isValidStorePathHash(hash)) throw new NoSuchObjectError();
+      const found = await this.db.objects.findObject(cacheName, hash);
+      if (!found) throw new NoSuchObjectError();
+      return found;
+    });
+  }
+
+  /** `GET /{cache}/{file}` where file must be `<storePathHash>.narinfo`. */
+  async narInfo(principal: Principal, cacheName: string, file: string): Promise<Served<string>> {
+    const hash = splitName(file, "narinfo");
+    const { cache, object, nar } = await this.findObject(principal, cacheName, hash);
+    const key = parseSigningKey(cache.keypair);
+    const fingerprint = narInfoFingerprint({
+      storePath: object.storePath,
+      narHash: nar.narHash,
+      narSize: nar.narSize,
+      references: object.references,
+    });
+    const body = serializeNarInfo({
+      storePath: object.storePath,
+      url: `nar/${object.storePathHash}.nar`,
+      compression: servedAsPlain(nar.compression, nar.numChunks) ? "none" : nar.compression,
+      narHash: nar.narHash,
+      narSize: nar.narSize,
+      references: object.references,
+      ...(object.system !== null ? { system: object.system } : {}),
+      ...(object.deriver !== null ? { deriver: object.deriver } : {}),
+      sigs: [key.sign(fingerprint)],
+      ...(object.ca !== null ? { ca: object.ca } : {}),
+    });
+    return { body, isPublic: cache.isPublic };
+  }
+
+  /**
+   * `GET /{cache}/nar/{file}` where file must be `<storePathHash>.nar`. The body is the stored
+   * compressed bytes: one chunk may be a redirect (S3), several are concatenated in order.
+   */
+  async nar(principal: Principal, cacheName: string, file: string, signal?: AbortSignal): Promise<Served<NarBody>> {
+    const hash = splitName(file, "nar");
+    const { cache, object, nar } = await this.findObject(principal, cacheName, hash);
+    const chunks = await this.db.nars.findNarChunks(nar.id);
+    if (chunks.length !== nar.numChunks || chunks.some((c) => c === null)) throw new IncompleteNarError();
+    const valid = chunks as ChunkRow[];
+    await this.db.objects.touchObject(object.id, this.clock.now());
+    if (valid.length === 1) {
+      const download = await this.store.open(valid[0]!.remoteFile, { preferStream: false, ...(signal ? { signal } : {}) });
+      const body: NarBody = download.kind === "url" ? { kind: "redirect", url: download.url } : { kind: "stream", stream: download.stream };
+      return { body, isPublic: cache.isPublic };
+    }
+    const refs = valid.map((c) => c.remoteFile);
+    if (servedAsPlain(nar.compression, nar.numChunks)) {
+      const plain = refs.map((ref) => this.decompressed(ref, signal));
+      return { body: { kind: "stream", stream: Readable.from(concatIterables(plain), { objectMode: false }) }, isPublic: cache.isPublic };
+    }
+    const stream = concatChunkStreams(this.store, refs, NAR_PREFETCH, signal);
+    return { body: { kind: "stream", stream }, isPublic: cache.isPublic };
+  }
+
+  private decompressed(ref: RemoteFile, signal?: AbortSignal): () => AsyncIterable<Uint8Array> {
+    return () => {
+      const compressor = this.compressor;
+      const store = this.store;
+      return (async function* () {
+        const download = await store.open(ref, { preferStream: true, ...(signal ? { signal } : {}) });
+        if (download.kind !== "stream") throw new StorageError("storage answered a URL where a stream was required");
+        yield* compressor.decompress("br", download.stream, signal ? { signal } : {});
+      })();
+    };
+  }
+}

@@ -1,0 +1,232 @@
+import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import type { Principal } from "../auth/principal.ts";
+import type { Chunker } from "../chunking/chunker.ts";
+import type { Clock } from "../clock.ts";
+import type { EngineConfig } from "../config/engine-config.ts";
+import type { Database } from "../database/database.ts";
+import type { CacheRow, NewObject } from "../database/model.ts";
+import { inject, injectable } from "../di/index.ts";
+import { BLOB_STORE, CHUNKER, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER } from "../di/tokens.ts";
+import { RequestError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { HashingStream } from "../nix/hashing-stream.ts";
+import { parseTypedHash, toTypedBase16 } from "../nix/hash.ts";
+import type { BlobStore } from "../storage/blob-store.ts";
+import { LimitedBody } from "../util/limited-body.ts";
+import { Semaphore } from "../util/semaphore.ts";
+import { asyncOf } from "../util/async-of.ts";
+import { CacheAccess, requirePermission } from "./cache-access.ts";
+import { ChunkWriter } from "./chunk-writer.ts";
+import { validateUploadInfo } from "./validate-upload-info.ts";
+import type { UploadPathNarInfo, UploadPathResult } from "./upload-types.ts";
+import { UploadSession } from "./upload-session.ts";
+
+const BAD_NAR = "Bad NAR Hash or Size";
+/** Attic's CONCURRENT_CHUNK_UPLOADS: chunks compressed and stored at once per request. */
+export const DEFAULT_CHUNKS_IN_FLIGHT = 10;
+
+async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const _ of source);
+}
+
+/**
+ * `PUT /_api/v1/upload-path`: NAR-level dedup with proof of possession, else a new NAR stored
+ * whole (below `nar-size-threshold`) or as content-defined chunks with chunk-level dedup.
+ * On any failure, including a dropped client, every row and file this request created is
+ * removed before the error propagates.
+ */
+@injectable()
+export class UploadService {
+  constructor(
+    @inject(DATABASE) private readonly db: Database,
+    @inject(BLOB_STORE) private readonly store: BlobStore,
+    @inject(CHUNKER) private readonly chunker: Chunker,
+    @inject(ChunkWriter) private readonly chunks: ChunkWriter,
+    @inject(CacheAccess) private readonly access: CacheAccess,
+    @inject(ENGINE_CONFIG) private readonly config: EngineConfig,
+    @inject(CLOCK) private readonly clock: Clock,
+    @inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  chunksInFlight = DEFAULT_CHUNKS_IN_FLIGHT;
+
+  async uploadPath(
+    principal: Principal,
+    rawInfo: unknown,
+    body: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<UploadPathResult> {
+    const info = validateUploadInfo(rawInfo);
+    const narHash = toTypedBase16(parseTypedHash(info.nar_hash));
+    return this.access.withCache(principal, info.cache, async (cache, permission) => {
+      requirePermission(permission, "push");
+      const session = new UploadSession(this.db, this.store, this.logger);
+      try {
+        const existing = await this.db.nars.findAndLockNar(narHash);
+        if (existing) {
+          session.holdNar(existing.id);
+          if (!(await this.db.nars.narHasMissingChunks(existing.id))) {
+            return await this.dedup(cache, principal, info, existing.id, existing.narSize, narHash, body, signal);
+          }
+        }
+        const threshold = this.config.chunking["nar-size-threshold"];
+        const limited = new LimitedBody(body, info.nar_size);
+        return threshold === 0 || info.nar_size < threshold
+          ? await this.uploadWhole(session, cache, principal, info, narHash, limited, signal)
+          : await this.uploadChunked(session, cache, principal, info, narHash, limited, signal);
+      } finally {
+        await session.release();
+      }
+    });
+  }
+
+  private objectRow(cache: CacheRow, principal: Principal, info: UploadPathNarInfo, narId: number): NewObject {
+    return {
+      cacheId: cache.id,
+      narId,
+      storePathHash: info.store_path_hash,
+      storePath: info.store_path,
+      references: info.references,
+      deriver: info.deriver,
+      sigs: info.sigs,
+      ca: info.ca,
+      createdAt: this.clock.now(),
+      createdBy: principal.sub,
+    };
+  }
+
+  private async dedup(
+    cache: CacheRow,
+    principal: Principal,
+    info: UploadPathNarInfo,
+    narId: number,
+    storedSize: number,
+    narHash: string,
+    body: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<UploadPathResult> {
+    if (this.config["require-proof-of-possession"]) {
+      // Read one byte past the claim at most: enough to tell a longer body from a matching one.
+      const hashing = new HashingStream(new LimitedBody(body, info.nar_size + 1), { signal });
+      await drain(hashing);
+      const ok = toTypedBase16(hashing.digest()) === narHash && hashing.size === info.nar_size && hashing.size === storedSize;
+      if (!ok) throw new RequestError(BAD_NAR);
+    }
+    await this.db.objects.upsertObject(this.objectRow(cache, principal, info, narId));
+    return { kind: "Deduplicated", frac_deduplicated: null };
+  }
+
+  private async uploadWhole(
+    session: UploadSession,
+    cache: CacheRow,
+    principal: Principal,
+    info: UploadPathNarInfo,
+    narHash: string,
+    body: LimitedBody,
+    signal?: AbortSignal,
+  ): Promise<UploadPathResult> {
+    try {
+      const chunk = await this.chunks.write(
+        session,
+        body,
+        { chunkHash: narHash, chunkSize: info.nar_size, trusted: false, mismatchMessage: BAD_NAR },
+        signal,
+      );
+      if (body.excess) throw new RequestError(BAD_NAR);
+      await this.db.transaction(async (tx) => {
+        const narId = await tx.nars.insertNar({
+          state: "V",
+          narHash,
+          narSize: info.nar_size,
+          compression: this.chunks.compression,
+          numChunks: 1,
+          createdAt: this.clock.now(),
+        });
+        await tx.nars.insertChunkRefs(narId, [chunk.id]);
+        await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
+      });
+      return { kind: "Uploaded", file_size: chunk.fileSize, frac_deduplicated: null };
+    } catch (err) {
+      await session.release();
+      await session.discardCreated();
+      throw err;
+    }
+  }
+
+  private async uploadChunked(
+    session: UploadSession,
+    cache: CacheRow,
+    principal: Principal,
+    info: UploadPathNarInfo,
+    narHash: string,
+    body: LimitedBody,
+    signal?: AbortSignal,
+  ): Promise<UploadPathResult> {
+    const narId = await this.db.nars.insertNar({
+      state: "P",
+      narHash,
+      narSize: info.nar_size,
+      compression: this.chunks.compression,
+      numChunks: 0,
+      createdAt: this.clock.now(),
+    });
+    // Chunk tasks get their own signal so a failure in one stops the others.
+    const stop = new AbortController();
+    // Every chunk in flight listens on it (compressor, storage, hashing): not a leak.
+    setMaxListeners(this.chunksInFlight * 8 + 16, stop.signal);
+    const onAbort = () => stop.abort(signal?.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const inFlight = new Semaphore(this.chunksInFlight);
+    const tasks: Array<Promise<void>> = [];
+    const chunkIds: number[] = [];
+    let fileSize = 0;
+    let dedupBytes = 0;
+    let failure: unknown;
+    try {
+      const hashing = new HashingStream(body, { signal });
+      let seq = 0;
+      for await (const data of this.chunker.chunk(hashing, { signal: stop.signal })) {
+        await inFlight.acquire();
+        if (failure !== undefined) throw failure;
+        const index = seq++;
+        const chunkHash = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+        const claim = { chunkHash, chunkSize: data.length, trusted: true, mismatchMessage: BAD_NAR };
+        const task = this.chunks
+          .write(session, asyncOf(data), claim, stop.signal)
+          .then((written) => {
+            chunkIds[index] = written.id;
+            fileSize += written.fileSize;
+            if (written.deduplicated) dedupBytes += data.length;
+          })
+          .catch((err: unknown) => {
+            failure ??= err;
+            stop.abort(err);
+          })
+          .finally(() => inFlight.release());
+        tasks.push(task);
+      }
+      await Promise.all(tasks);
+      if (failure !== undefined) throw failure;
+      if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {
+        throw new RequestError(BAD_NAR);
+      }
+      await this.db.transaction(async (tx) => {
+        await tx.nars.insertChunkRefs(narId, chunkIds);
+        await tx.nars.markNarValid(narId, chunkIds.length);
+        await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
+      });
+      const frac = info.nar_size === 0 ? 0 : dedupBytes / info.nar_size;
+      return { kind: "Uploaded", file_size: fileSize, frac_deduplicated: frac };
+    } catch (err) {
+      stop.abort(err);
+      await Promise.allSettled(tasks);
+      await this.db.nars.deleteNar(narId).catch((e: unknown) => this.logger.warn({ err: e, narId }, "could not delete a failed NAR"));
+      await session.release();
+      await session.discardCreated();
+      throw failure ?? err;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}

@@ -1,0 +1,375 @@
+import { createHash, randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BlobStore, Download } from "../storage/blob-store.ts";
+import { remoteFileKey } from "../storage/remote-file.ts";
+import type { RemoteFile } from "../storage/remote-file.ts";
+
+export interface BlobStoreConformanceOptions {
+  /** Makes the store under test; called once per suite, before the first case. */
+  create: () => Promise<BlobStore>;
+  /** Removes what the suite wrote (temp directory, bucket contents); runs before `store.close()`. */
+  cleanup?: (store: BlobStore) => Promise<void>;
+  /** Fetches a presigned URL's bytes; defaults to the global `fetch`. */
+  fetchUrl?: (url: string) => Promise<Uint8Array>;
+}
+
+const MiB = 1024 * 1024;
+/** Odd slice sizes (bytes) so no backend can rely on aligned or power-of-two writes. */
+const ODD_SLICES = [1, 7, 4093, 65_537, 1_000_003, 13, 262_147];
+const BIG_TIMEOUT_MS = 120_000;
+
+/** Deterministic pseudo-random bytes (xorshift32), so a failing case reproduces exactly. */
+class ByteSource {
+  #state: number;
+  #word = 0;
+  #left = 0;
+
+  constructor(seed: number) {
+    this.#state = seed >>> 0 || 0x9e3779b9;
+  }
+
+  next(length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) {
+      if (this.#left === 0) {
+        let x = this.#state;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        this.#state = x >>> 0;
+        this.#word = this.#state;
+        this.#left = 4;
+      }
+      out[i] = this.#word & 0xff;
+      this.#word >>>= 8;
+      this.#left--;
+    }
+    return out;
+  }
+}
+
+/** Yields `size` bytes in freshly allocated slices; nothing is kept after it is yielded. */
+async function* generate(seed: number, size: number, slices: readonly number[] = ODD_SLICES): AsyncGenerator<Uint8Array> {
+  const source = new ByteSource(seed);
+  let remaining = size;
+  for (let i = 0; remaining > 0; i++) {
+    const length = Math.min(remaining, slices[i % slices.length] ?? 1);
+    remaining -= length;
+    yield source.next(length);
+  }
+}
+
+/** A body plus the sha256 (hex) and byte count of whatever the store actually pulled from it. */
+function tapped(body: AsyncIterable<Uint8Array>): { body: AsyncGenerator<Uint8Array>; sha256: () => string; bytes: () => number } {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  async function* wrapped(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of body) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      yield chunk;
+    }
+  }
+  return { body: wrapped(), sha256: () => hash.copy().digest("hex"), bytes: () => bytes };
+}
+
+async function digestOf(download: Download, fetchUrl: (url: string) => Promise<Uint8Array>): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = download.kind === "stream" ? download.stream : [await fetchUrl(download.url)];
+  for await (const chunk of source) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+async function defaultFetch(url: string): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Resolves with the rejection reason; fails the test if the promise resolves. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected the operation to reject, but it resolved");
+}
+
+/** Collects process-level unhandled errors while `fn` runs and for a short while after. */
+async function withoutUnhandledErrors(fn: () => Promise<void>): Promise<void> {
+  const seen: unknown[] = [];
+  const record = (err: unknown): void => {
+    seen.push(err);
+  };
+  process.on("unhandledRejection", record);
+  process.on("uncaughtException", record);
+  try {
+    await fn();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    process.off("unhandledRejection", record);
+    process.off("uncaughtException", record);
+  }
+  expect(seen).toEqual([]);
+}
+
+const newKey = (): string => `${randomUUID()}.chunk`;
+
+/**
+ * Registers the BlobStore contract (see `storage/blob-store.ts`) as Vitest cases. Every storage
+ * plugin runs it; keys are random per case, so a shared bucket or directory is safe.
+ */
+export function describeBlobStoreConformance(name: string, options: BlobStoreConformanceOptions): void {
+  const fetchUrl = options.fetchUrl ?? defaultFetch;
+
+  describe(`BlobStore conformance: ${name}`, () => {
+    let store: BlobStore;
+
+    beforeAll(async () => {
+      store = await options.create();
+    });
+
+    afterAll(async () => {
+      if (!store) return;
+      await options.cleanup?.(store);
+      await store.close?.();
+    });
+
+    async function openStream(ref: RemoteFile, signal?: AbortSignal): Promise<Readable> {
+      const download = await store.open(ref, signal ? { preferStream: true, signal } : { preferStream: true });
+      if (download.kind !== "stream") throw new Error(`open with preferStream: true answered ${download.kind}`);
+      expect(download.stream).toBeInstanceOf(Readable);
+      return download.stream;
+    }
+
+    async function readBack(ref: RemoteFile): Promise<{ sha256: string; size: number }> {
+      return digestOf({ kind: "stream", stream: await openStream(ref) }, fetchUrl);
+    }
+
+    async function putGenerated(key: string, seed: number, size: number): Promise<{ ref: RemoteFile; sha256: string }> {
+      const body = tapped(generate(seed, size));
+      const ref = await store.put(key, body.body);
+      expect(body.bytes()).toBe(size);
+      return { ref, sha256: body.sha256() };
+    }
+
+    async function expectNotFound(ref: RemoteFile): Promise<void> {
+      const err = await rejectionOf(store.open(ref, { preferStream: true }));
+      expect(err).toBeInstanceOf(Error);
+      expect((err as { code?: unknown }).code).toBe("BlobNotFound");
+    }
+
+    /** Nothing under `key` is readable, and (with `list`) no listed key mentions it. */
+    async function expectInvisible(key: string): Promise<void> {
+      await expectNotFound(store.refFor(key));
+      if (!store.capabilities.list || !store.list) return;
+      const id = key.replace(/\.chunk$/, "");
+      for await (const blob of store.list()) expect(blob.key).not.toContain(id);
+    }
+
+    it("declares a type and its capabilities", () => {
+      expect(typeof store.type).toBe("string");
+      expect(store.type.length).toBeGreaterThan(0);
+      expect(typeof store.capabilities.presignedUrls).toBe("boolean");
+      expect(typeof store.capabilities.list).toBe("boolean");
+      if (store.capabilities.list) expect(typeof store.list).toBe("function");
+    });
+
+    const sizes: Array<[string, number]> = [
+      ["empty", 0],
+      ["1 byte", 1],
+      ["1 MiB", MiB],
+      ["~24 MiB streamed in odd slices", 24 * MiB + 13],
+    ];
+    for (const [label, size] of sizes) {
+      it(`round-trips ${label} (sha256-verified)`, async () => {
+        const key = newKey();
+        const written = await putGenerated(key, size + 1, size);
+        const read = await readBack(written.ref);
+        expect(read).toEqual({ sha256: written.sha256, size });
+      }, BIG_TIMEOUT_MS);
+    }
+
+    it("accepts a Node Readable as the body", async () => {
+      const key = newKey();
+      const parts = Array.from({ length: 5 }, (_, i) => Buffer.from(new ByteSource(i + 100).next(10_000 + i)));
+      const ref = await store.put(key, Readable.from(parts));
+      const expected = createHash("sha256").update(Buffer.concat(parts)).digest("hex");
+      expect(await readBack(ref)).toEqual({ sha256: expected, size: 50_010 });
+    });
+
+    it("refFor(key) equals what put returns and survives a JSON round trip", async () => {
+      const key = newKey();
+      const planned = store.refFor(key);
+      const { ref, sha256 } = await putGenerated(key, 7, 4096);
+      expect(ref).toEqual(planned);
+      expect(remoteFileKey(ref)).toBe(key);
+      const revived = JSON.parse(JSON.stringify(ref)) as RemoteFile;
+      expect(revived).toEqual(ref);
+      expect((await readBack(revived)).sha256).toBe(sha256);
+    });
+
+    it("allows overwriting a key with the same bytes", async () => {
+      const key = newKey();
+      const first = await putGenerated(key, 11, 70_000);
+      const second = await putGenerated(key, 11, 70_000);
+      expect(second.ref).toEqual(first.ref);
+      expect(await readBack(second.ref)).toEqual({ sha256: first.sha256, size: 70_000 });
+    });
+
+    it("overwriting a key with other bytes replaces the content", async () => {
+      const key = newKey();
+      await putGenerated(key, 12, 70_000);
+      const second = await putGenerated(key, 13, 1_000);
+      expect(await readBack(second.ref)).toEqual({ sha256: second.sha256, size: 1_000 });
+    });
+
+    it("opening a missing key throws BlobNotFound", async () => {
+      await expectNotFound(store.refFor(newKey()));
+    });
+
+    it("a reference the backend cannot read fails, but not as BlobNotFound", async () => {
+      // No backend handles Http references (Attic uses them in tests only).
+      const ref: RemoteFile = { Http: { url: `http://attic-ts.invalid/${newKey()}` } };
+      const err = await rejectionOf(store.open(ref, { preferStream: true }));
+      expect(err).toBeInstanceOf(Error);
+      expect((err as { code?: unknown }).code).not.toBe("BlobNotFound");
+    });
+
+    it("delete is idempotent and open after delete is BlobNotFound", async () => {
+      await store.delete(store.refFor(newKey()));
+      const key = newKey();
+      const { ref } = await putGenerated(key, 21, 5_000);
+      await store.delete(ref);
+      await store.delete(ref);
+      await expectInvisible(key);
+    });
+
+    it("put with an already aborted signal rejects and writes nothing", async () => {
+      const key = newKey();
+      const controller = new AbortController();
+      controller.abort(new Error("conformance: aborted before put"));
+      const err = await rejectionOf(store.put(key, generate(3, 10_000), { signal: controller.signal }));
+      expect(err).toBeInstanceOf(Error);
+      await expectInvisible(key);
+    });
+
+    it("an aborted put rejects, stops reading the body and leaves nothing visible", async () => {
+      const key = newKey();
+      const controller = new AbortController();
+      const reason = new Error("conformance: put aborted");
+      const total = 64 * MiB;
+      let produced = 0;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        const source = new ByteSource(5);
+        while (produced < total) {
+          if (produced >= MiB) controller.abort(reason);
+          produced += 65_536;
+          yield source.next(65_536);
+        }
+      }
+      const err = await rejectionOf(store.put(key, body(), { signal: controller.signal }));
+      const cause = (err as { cause?: unknown }).cause;
+      expect(err === reason || cause === reason || (err as Error).name === "AbortError").toBe(true);
+      expect(produced).toBeLessThan(total);
+      await expectInvisible(key);
+    }, BIG_TIMEOUT_MS);
+
+    it("a body that throws mid-stream rejects the put and leaves nothing visible", async () => {
+      const key = newKey();
+      const failure = new Error("conformance: source failed");
+      async function* body(): AsyncGenerator<Uint8Array> {
+        yield* generate(9, 3 * MiB);
+        throw failure;
+      }
+      const err = await rejectionOf(store.put(key, body()));
+      expect(err === failure || (err as { cause?: unknown }).cause === failure).toBe(true);
+      await expectInvisible(key);
+    }, BIG_TIMEOUT_MS);
+
+    it("an opened stream destroyed early releases it without unhandled errors", async () => {
+      const key = newKey();
+      const { ref } = await putGenerated(key, 31, 4 * MiB);
+      await withoutUnhandledErrors(async () => {
+        const stream = await openStream(ref);
+        const errors: unknown[] = [];
+        stream.on("error", (err) => errors.push(err));
+        const closed = new Promise((resolve) => stream.once("close", resolve));
+        stream.once("data", () => stream.destroy());
+        await closed;
+        expect(stream.destroyed).toBe(true);
+        expect(errors).toEqual([]);
+
+        // Leaving a for-await loop early destroys the stream as well.
+        const again = await openStream(ref);
+        for await (const chunk of again) {
+          expect(chunk.byteLength).toBeGreaterThan(0);
+          break;
+        }
+        expect(again.destroyed).toBe(true);
+      });
+      await store.delete(ref);
+      await expectNotFound(ref);
+    }, BIG_TIMEOUT_MS);
+
+    it("aborting the open signal ends the stream early", async () => {
+      const key = newKey();
+      const size = 8 * MiB;
+      const body = tapped(generate(41, size, [65_536]));
+      const ref = await store.put(key, body.body);
+      await withoutUnhandledErrors(async () => {
+        const controller = new AbortController();
+        const stream = await openStream(ref, controller.signal);
+        let received = 0;
+        try {
+          for await (const chunk of stream) {
+            received += (chunk as Uint8Array).byteLength;
+            controller.abort(new Error("conformance: read aborted"));
+          }
+        } catch {
+          // Expected: the stream is destroyed with the abort reason.
+        }
+        expect(received).toBeLessThan(size);
+        expect(stream.destroyed).toBe(true);
+      });
+    }, BIG_TIMEOUT_MS);
+
+    it("handles 16 concurrent puts to distinct keys", async () => {
+      const jobs = Array.from({ length: 16 }, (_, i) => ({ key: newKey(), seed: 1000 + i, size: 100_000 + i * 4099 }));
+      const written = await Promise.all(jobs.map((job) => putGenerated(job.key, job.seed, job.size)));
+      const read = await Promise.all(written.map((w) => readBack(w.ref)));
+      read.forEach((r, i) => expect(r).toEqual({ sha256: written[i]?.sha256, size: jobs[i]?.size }));
+    }, BIG_TIMEOUT_MS);
+
+    it("preferStream: false answers a URL with presignedUrls, a stream otherwise", async () => {
+      const key = newKey();
+      const { ref, sha256 } = await putGenerated(key, 51, 300_000);
+      const download = await store.open(ref, { preferStream: false });
+      expect(download.kind).toBe(store.capabilities.presignedUrls ? "url" : "stream");
+      expect(await digestOf(download, fetchUrl)).toEqual({ sha256, size: 300_000 });
+    });
+
+    it("list() yields stored keys with their sizes", async (context) => {
+      if (!store.capabilities.list || !store.list) return context.skip("capabilities.list is false");
+      const a = newKey();
+      const b = newKey();
+      await putGenerated(a, 61, 0);
+      await putGenerated(b, 62, 12_345);
+      const found = new Map<string, { size: number; lastModified: Date }>();
+      for await (const blob of store.list()) found.set(blob.key, blob);
+      expect(found.get(a)?.size).toBe(0);
+      expect(found.get(b)?.size).toBe(12_345);
+      for (const key of [a, b]) {
+        const modified = found.get(key)?.lastModified;
+        expect(modified).toBeInstanceOf(Date);
+        expect(Number.isNaN(modified?.getTime())).toBe(false);
+      }
+    });
+  });
+}

@@ -1,0 +1,325 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Database } from "../database/database.ts";
+import { isAtticError } from "../errors.ts";
+import {
+  cacheRow,
+  chunkRow,
+  insertCache,
+  insertValidChunk,
+  narRow,
+  objectRow,
+  sha256Like,
+  storePathHash,
+  unique,
+} from "./database-fixtures.ts";
+
+export interface DatabaseConformanceOptions {
+  /**
+   * A Database over a fresh, empty (unmigrated) database or schema, one per call; the suite
+   * calls it before every case and runs `migrate()` itself.
+   */
+  create: () => Promise<Database>;
+  /** Releases what `create` made; default `db.close()`. */
+  cleanup?: (db: Database) => Promise<void>;
+}
+
+/**
+ * Registers the cases every `Database` must pass: migrations, cache CRUD with soft and hard
+ * destroy, NAR and chunk locking, chunk lists, Attic's object upsert, lookups restricted to
+ * live caches and valid NARs, batching, transactions and timestamps.
+ */
+export function describeDatabaseConformance(name: string, options: DatabaseConformanceOptions): void {
+  describe(`Database conformance: ${name}`, () => {
+    let db: Database;
+
+    beforeEach(async () => {
+      db = await options.create();
+      await db.migrate();
+    });
+
+    afterEach(async () => {
+      await (options.cleanup ? options.cleanup(db) : db.close());
+    });
+
+    it("migrates from scratch, and migrating again is a no-op that keeps data", async () => {
+      const { name: cacheName } = await insertCache(db);
+      await db.migrate();
+      await db.migrate();
+      expect((await db.caches.findCache(cacheName))?.name).toBe(cacheName);
+    });
+
+    it("inserts, finds and updates a cache; a taken name gives false", async () => {
+      const row = cacheRow(unique("cache"), { isPublic: true, retentionPeriod: 0 });
+      expect(await db.caches.insertCache(row)).toBe(true);
+      const found = await db.caches.findCache(row.name);
+      expect(found).toMatchObject({ ...row, deletedAt: null });
+      expect(typeof found?.id).toBe("number");
+      expect(await db.caches.insertCache(cacheRow(row.name))).toBe(false);
+      expect(await db.caches.findCache(unique("absent"))).toBeNull();
+
+      const id = found!.id;
+      expect(
+        await db.caches.updateCache(id, {
+          isPublic: false,
+          priority: 10,
+          storeDir: "/other/store",
+          upstreamCacheKeyNames: [],
+          keypair: "k:ey",
+          retentionPeriod: 86_400,
+        }),
+      ).toBe(true);
+      expect(await db.caches.findCache(row.name)).toMatchObject({
+        isPublic: false, priority: 10, storeDir: "/other/store", upstreamCacheKeyNames: [], keypair: "k:ey",
+        retentionPeriod: 86_400,
+      });
+      expect(await db.caches.updateCache(id, { retentionPeriod: null })).toBe(true);
+      expect((await db.caches.findCache(row.name))?.retentionPeriod).toBeNull();
+      expect(await db.caches.updateCache(id, {})).toBe(true);
+      expect(await db.caches.updateCache(id + 1_000_000, { priority: 1 })).toBe(false);
+    });
+
+    it("soft-destroys a cache: gone for lookups and updates, name still taken", async () => {
+      const cache = await insertCache(db);
+      const now = new Date(Date.UTC(2025, 5, 6, 7, 8, 9, 10));
+      expect(await db.caches.destroyCache(cache.id, { soft: true, now })).toBe(true);
+      expect(await db.caches.findCache(cache.name)).toBeNull();
+      expect(await db.caches.updateCache(cache.id, { priority: 1 })).toBe(false);
+      expect(await db.caches.destroyCache(cache.id, { soft: true, now })).toBe(false);
+      expect(await db.caches.destroyCache(cache.id, { soft: false, now })).toBe(false);
+      expect(await db.caches.insertCache(cacheRow(cache.name))).toBe(false);
+    });
+
+    it("hard-destroys a cache, cascading to its objects; the name becomes free", async () => {
+      const cache = await insertCache(db);
+      const nar = narRow();
+      const narId = await db.nars.insertNar(nar);
+      const hash = storePathHash(1);
+      await db.objects.upsertObject(objectRow(cache.id, narId, hash));
+      expect(await db.objects.findObject(cache.name, hash)).not.toBeNull();
+
+      expect(await db.caches.destroyCache(cache.id, { soft: false, now: new Date() })).toBe(true);
+      expect(await db.caches.findCache(cache.name)).toBeNull();
+      expect(await db.caches.destroyCache(cache.id, { soft: false, now: new Date() })).toBe(false);
+      expect(await db.caches.insertCache(cacheRow(cache.name))).toBe(true);
+      expect(await db.objects.findObject(cache.name, hash)).toBeNull();
+      // The NAR survives, an orphan for GC.
+      expect((await db.nars.findAndLockNar(nar.narHash))?.id).toBe(narId);
+    });
+
+    it("locks, releases, validates and deletes NARs", async () => {
+      const valid = narRow({ numChunks: 3 });
+      const id = await db.nars.insertNar(valid);
+      const locked = await db.nars.findAndLockNar(valid.narHash);
+      expect(locked).toEqual({ ...valid, id, holdersCount: 1 });
+      expect((await db.nars.findAndLockNar(valid.narHash))?.holdersCount).toBe(2);
+      await db.nars.releaseNar(id);
+      await db.nars.releaseNar(id);
+      await db.nars.releaseNar(id); // never below zero
+      expect((await db.nars.findAndLockNar(valid.narHash))?.holdersCount).toBe(1);
+      expect(await db.nars.findAndLockNar(sha256Like())).toBeNull();
+
+      const pending = narRow({ state: "P", numChunks: 0 });
+      const pendingId = await db.nars.insertNar(pending);
+      expect(await db.nars.findAndLockNar(pending.narHash)).toBeNull();
+      await db.nars.markNarValid(pendingId, 7);
+      expect(await db.nars.findAndLockNar(pending.narHash)).toMatchObject({ id: pendingId, state: "V", numChunks: 7 });
+
+      await db.nars.deleteNar(pendingId);
+      expect(await db.nars.findAndLockNar(pending.narHash)).toBeNull();
+    });
+
+    it("inserts chunks pending and held; only valid chunks of the same compression lock", async () => {
+      const chunk = chunkRow({ compression: "xz" });
+      const id = await db.chunks.insertPendingChunk(chunk);
+      expect(await db.chunks.findAndLockChunk(chunk.chunkHash, "xz")).toBeNull();
+      await db.chunks.markChunkValid(id, { fileHash: "sha256:" + "ab".repeat(32), fileSize: 4321 });
+      expect(await db.chunks.findAndLockChunk(chunk.chunkHash, "zstd")).toBeNull();
+      const locked = await db.chunks.findAndLockChunk(chunk.chunkHash, "xz");
+      expect(locked).toEqual({
+        ...chunk,
+        id,
+        state: "V",
+        fileHash: "sha256:" + "ab".repeat(32),
+        fileSize: 4321,
+        holdersCount: 2, // 1 from birth + this lock
+      });
+
+      await db.chunks.releaseChunks([id, id]);
+      expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "xz"))?.holdersCount).toBe(1);
+      await db.chunks.releaseChunks([id, id, id]);
+      expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "xz"))?.holdersCount).toBe(1);
+    });
+
+    it("rejects a duplicate remote_file_id with a DatabaseError", async () => {
+      const chunk = chunkRow();
+      await db.chunks.insertPendingChunk(chunk);
+      const err = await db.chunks.insertPendingChunk({ ...chunk, chunkHash: sha256Like() }).catch((e: unknown) => e);
+      expect(isAtticError(err) && err.code).toBe("DatabaseError");
+      expect((err as Error).message).toContain(chunk.remoteFileId);
+    });
+
+    it("deletes a chunk only when unheld and unreferenced", async () => {
+      const chunk = chunkRow();
+      const id = await insertValidChunk(db, chunk);
+      expect(await db.chunks.deleteChunkIfUnused(id)).toBe(false); // held since birth
+      await db.chunks.releaseChunks([id]);
+      const narId = await db.nars.insertNar(narRow());
+      await db.nars.insertChunkRefs(narId, [id]);
+      expect(await db.chunks.deleteChunkIfUnused(id)).toBe(false); // referenced
+      await db.nars.deleteNar(narId); // chunkrefs cascade
+      expect(await db.chunks.deleteChunkIfUnused(id)).toBe(true);
+      expect(await db.chunks.deleteChunkIfUnused(id)).toBe(false);
+      expect(await db.chunks.findAndLockChunk(chunk.chunkHash, chunk.compression)).toBeNull();
+    });
+
+    it("round-trips a NAR's ordered chunk list; a chunk that is not valid is a null entry", async () => {
+      const a = await insertValidChunk(db);
+      const b = await insertValidChunk(db);
+      const pending = await db.chunks.insertPendingChunk(chunkRow());
+      const narId = await db.nars.insertNar(narRow({ state: "P", numChunks: 0 }));
+      await db.nars.insertChunkRefs(narId, [b, a, b]);
+      expect((await db.nars.findNarChunks(narId)).map((c) => c?.id)).toEqual([b, a, b]);
+      expect(await db.nars.narHasMissingChunks(narId)).toBe(false);
+      expect((await db.nars.findNarChunks(narId))[1]).toMatchObject({ id: a, state: "V", fileSize: 1000 });
+
+      const holed = await db.nars.insertNar(narRow());
+      await db.nars.insertChunkRefs(holed, [a, pending, b]);
+      const chunks = await db.nars.findNarChunks(holed);
+      expect(chunks.map((c) => c?.id ?? null)).toEqual([a, null, b]);
+      expect(await db.nars.narHasMissingChunks(holed)).toBe(true);
+      expect(await db.nars.findNarChunks(await db.nars.insertNar(narRow()))).toEqual([]);
+    });
+
+    it("inserts long chunk lists in batches, in order", async () => {
+      const ids = [await insertValidChunk(db), await insertValidChunk(db), await insertValidChunk(db)];
+      const list = Array.from({ length: 1201 }, (_, i) => ids[(i * 7) % 3]!);
+      const narId = await db.nars.insertNar(narRow());
+      await db.nars.insertChunkRefs(narId, list);
+      expect((await db.nars.findNarChunks(narId)).map((c) => c?.id)).toEqual(list);
+    });
+
+    it("upserts objects as Attic does: a re-push resets created_at and last_accessed_at", async () => {
+      const cache = await insertCache(db);
+      const nar1 = await db.nars.insertNar(narRow());
+      const nar2 = await db.nars.insertNar(narRow());
+      const hash = storePathHash(2);
+      const first = objectRow(cache.id, nar1, hash, { system: "x86_64-linux", ca: "fixed:r:sha256:abc" });
+      await db.objects.upsertObject(first);
+      const found = await db.objects.findObject(cache.name, hash);
+      expect(found?.object).toMatchObject({ ...first, lastAccessedAt: null });
+      expect(found?.cache).toMatchObject({ id: cache.id, name: cache.name });
+      expect(found?.nar.id).toBe(nar1);
+
+      const touched = new Date(Date.UTC(2024, 6, 1, 0, 0, 0, 1));
+      await db.objects.touchObject(found!.object.id, touched);
+      expect((await db.objects.findObject(cache.name, hash))?.object.lastAccessedAt?.getTime()).toBe(touched.getTime());
+
+      const second = objectRow(cache.id, nar2, hash, {
+        createdAt: new Date(Date.UTC(2024, 7, 1, 12, 0, 0, 0)),
+        sigs: [],
+        references: [],
+        deriver: null,
+        createdBy: null,
+      });
+      await db.objects.upsertObject(second);
+      const after = await db.objects.findObject(cache.name, hash);
+      expect(after?.object).toMatchObject({ ...second, system: null, lastAccessedAt: null, id: found!.object.id });
+      expect(after?.nar.id).toBe(nar2);
+    });
+
+    it("finds objects only in live caches and with valid NARs", async () => {
+      const cache = await insertCache(db);
+      const other = await insertCache(db);
+      const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
+      const hash = storePathHash(3);
+      await db.objects.upsertObject(objectRow(cache.id, pendingNar, hash));
+      expect(await db.objects.findObject(cache.name, hash)).toBeNull();
+      expect(await db.objects.findPresentPaths(cache.name, [hash])).toEqual([]);
+      await db.nars.markNarValid(pendingNar, 1);
+      expect((await db.objects.findObject(cache.name, hash))?.nar).toMatchObject({ id: pendingNar, state: "V" });
+      expect(await db.objects.findObject(other.name, hash)).toBeNull();
+      expect(await db.objects.findObject(cache.name, storePathHash(4))).toBeNull();
+      await db.caches.destroyCache(cache.id, { soft: true, now: new Date() });
+      expect(await db.objects.findObject(cache.name, hash)).toBeNull();
+      expect(await db.objects.findPresentPaths(cache.name, [hash])).toEqual([]);
+    });
+
+    it("answers findPresentPaths for 70,000 hashes (batched below every engine's parameter limit)", async () => {
+      const cache = await insertCache(db);
+      const other = await insertCache(db);
+      const narId = await db.nars.insertNar(narRow());
+      // More than SQLite's 32,766 and Postgres's 65,535 bind parameters; 1,667 of the first
+      // 5,000 are present.
+      const hashes = Array.from({ length: 70_000 }, (_, i) => storePathHash(i, 5));
+      const present = hashes.filter((_, i) => i < 5000 && i % 3 === 1);
+      await db.transaction(async (tx) => {
+        for (const hash of present) await tx.objects.upsertObject(objectRow(cache.id, narId, hash));
+        await tx.objects.upsertObject(objectRow(other.id, narId, hashes[0]!));
+      });
+      const reversed = [...hashes].reverse();
+      expect(await db.objects.findPresentPaths(cache.name, reversed)).toEqual([...present].reverse());
+      expect(await db.objects.findPresentPaths(other.name, hashes)).toEqual([hashes[0]]);
+      expect(await db.objects.findPresentPaths(cache.name, [])).toEqual([]);
+    });
+
+    it("commits a transaction that resolves and rolls back one that throws", async () => {
+      const kept = unique("cache");
+      const value = await db.transaction(async (tx) => {
+        await tx.caches.insertCache(cacheRow(kept));
+        return 42;
+      });
+      expect(value).toBe(42);
+      expect(await db.caches.findCache(kept)).not.toBeNull();
+
+      const dropped = unique("cache");
+      const nar = narRow();
+      const boom = new Error("boom");
+      const err = await db
+        .transaction(async (tx) => {
+          await tx.caches.insertCache(cacheRow(dropped));
+          await tx.nars.insertNar(nar);
+          expect(await tx.caches.findCache(dropped)).not.toBeNull();
+          throw boom;
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBe(boom);
+      expect(await db.caches.findCache(dropped)).toBeNull();
+      expect(await db.nars.findAndLockNar(nar.narHash)).toBeNull();
+      expect(await db.caches.insertCache(cacheRow(dropped))).toBe(true);
+    });
+
+    it("round-trips timestamps in UTC with millisecond precision", async () => {
+      const instants = [
+        new Date(Date.UTC(2023, 0, 12, 10, 11, 12, 345)),
+        new Date(Date.UTC(2024, 11, 31, 23, 59, 59, 999)),
+        new Date(Date.UTC(2025, 6, 1, 0, 0, 0, 0)),
+      ];
+      for (const createdAt of instants) {
+        const row = cacheRow(unique("cache"), { createdAt });
+        await db.caches.insertCache(row);
+        const found = await db.caches.findCache(row.name);
+        expect(found?.createdAt).toBeInstanceOf(Date);
+        expect(found?.createdAt.toISOString()).toBe(createdAt.toISOString());
+      }
+      const narCreated = new Date(Date.UTC(2022, 11, 27, 1, 2, 3, 4));
+      const nar = narRow({ createdAt: narCreated });
+      await db.nars.insertNar(nar);
+      expect((await db.nars.findAndLockNar(nar.narHash))?.createdAt.toISOString()).toBe(narCreated.toISOString());
+    });
+
+    it("never loses an increment under concurrent findAndLockNar calls", async () => {
+      const nar = narRow();
+      const id = await db.nars.insertNar(nar);
+      const results = await Promise.all(Array.from({ length: 10 }, () => db.nars.findAndLockNar(nar.narHash)));
+      const found = results.filter((r) => r !== null);
+      // Postgres may skip a row another statement is locking (Attic's SKIP LOCKED): such a call
+      // finds nothing, but no call that found the row may lose its increment.
+      if (db.kind !== "postgres") expect(found).toHaveLength(10);
+      expect(found.length).toBeGreaterThan(0);
+      expect(new Set(found.map((r) => r.holdersCount)).size).toBe(found.length);
+      for (let i = 0; i < found.length; i++) await db.nars.releaseNar(id);
+      expect((await db.nars.findAndLockNar(nar.narHash))?.holdersCount).toBe(1);
+    });
+  });
+}
+

@@ -1,0 +1,189 @@
+import { parseArgs } from "node:util";
+import { ConfigError, createEngine, parseDurationSeconds, type Engine } from "@attic-ts/core";
+import { createApp } from "../app.ts";
+import { parseListenAddress } from "../config/listen-address.ts";
+import { isFirstRun, loadServerConfig, locateServerConfig, validateServerConfig } from "../config/load-server-config.ts";
+import { runOobe } from "../config/oobe.ts";
+import type { Env } from "../config/xdg-paths.ts";
+import { installedPlugins } from "../plugins.ts";
+import { EXIT_OK, EXIT_USAGE, packageVersion, printError, reportFailure } from "./cli-support.ts";
+import { asCoreLogger, createCliLogger } from "./create-logger.ts";
+import { startHttpHost } from "./http-host.ts";
+
+/** Attic's `--mode` values. */
+export const ATTICD_MODES = [
+  "monolithic",
+  "api-server",
+  "garbage-collector",
+  "db-migrations",
+  "garbage-collector-once",
+  "check-config",
+] as const;
+export type AtticdMode = (typeof ATTICD_MODES)[number];
+
+/**
+ * How long shutdown lets in-flight requests run before aborting them: a humantime duration
+ * (default "30s"). An attic-ts addition; Attic waits without a bound.
+ */
+export const SHUTDOWN_TIMEOUT_VARIABLE = "ATTIC_TS_SHUTDOWN_TIMEOUT";
+const DEFAULT_SHUTDOWN_SECONDS = 30;
+
+const USAGE = `Usage: atticd [-f/--config PATH] [-l/--listen ADDR] [--mode MODE]
+
+Options:
+  -f, --config PATH   Path to server.toml (else ATTIC_SERVER_CONFIG_BASE64, else
+                      $XDG_CONFIG_HOME/attic/server.toml)
+  -l, --listen ADDR   Socket address to listen on, e.g. "[::]:8080" (overrides listen)
+      --mode MODE     ${ATTICD_MODES.join(", ")} (default: monolithic)
+  -h, --help          Print help
+  -V, --version       Print version
+
+Environment: ATTIC_SERVER_DATABASE_URL, ATTIC_SERVER_TOKEN_{RS256_PUBKEY,RS256_SECRET,HS256_SECRET}_BASE64,
+ATTIC_TS_PLUGINS (extra plugin modules), ${SHUTDOWN_TIMEOUT_VARIABLE}, ATTIC_LOG or RUST_LOG (log level).
+`;
+
+export interface RunAtticdOptions {
+  env?: Env;
+}
+
+/** Resolves with the first SIGTERM or SIGINT; later ones call `again`. Returns a remover. */
+function onShutdownSignals(again: () => void): { signal: Promise<NodeJS.Signals>; remove: () => void } {
+  let first = true;
+  let resolveSignal!: (s: NodeJS.Signals) => void;
+  const signal = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
+  const handler = (s: NodeJS.Signals) => {
+    if (first) {
+      first = false;
+      resolveSignal(s);
+    } else {
+      again();
+    }
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+  return {
+    signal,
+    remove: () => {
+      process.off("SIGTERM", handler);
+      process.off("SIGINT", handler);
+    },
+  };
+}
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string", short: "f" },
+      listen: { type: "string", short: "l" },
+      mode: { type: "string", default: "monolithic" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "V" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+
+/**
+ * The `atticd` command. Resolves with the exit code once the command is done: for the serving
+ * modes, after a SIGTERM or SIGINT has drained the server and stopped the engine.
+ */
+export async function runAtticd(argv: string[], options: RunAtticdOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  let args: ReturnType<typeof parseCommandLine>;
+  try {
+    args = parseCommandLine(argv);
+  } catch (err) {
+    printError(`atticd: ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  if (args.version) {
+    process.stdout.write(`atticd ${packageVersion()}\n`);
+    return EXIT_OK;
+  }
+  const mode = args.mode as AtticdMode;
+  if (!ATTICD_MODES.includes(mode)) {
+    printError(`atticd: invalid --mode "${args.mode}": expected one of ${ATTICD_MODES.join(", ")}`);
+    return EXIT_USAGE;
+  }
+
+  printError(`Attic Server ${packageVersion()} (attic-ts)`);
+  if (mode === "garbage-collector" || mode === "garbage-collector-once") {
+    printError(`atticd: --mode ${mode} is not implemented yet: garbage collection comes in a later attic-ts release`);
+    return EXIT_USAGE;
+  }
+
+  const logger = createCliLogger(env, "atticd");
+  let engine: Engine | undefined;
+  try {
+    if (mode === "monolithic" && isFirstRun(locateServerConfig({ configPath: args.config, env }))) {
+      await runOobe({ env, write: (text) => process.stderr.write(text) });
+    }
+    const { raw, source } = await loadServerConfig({ configPath: args.config, env });
+    const plugins = await installedPlugins(env);
+    const config = validateServerConfig(raw, source, plugins);
+    const listen =
+      args.listen !== undefined ? parseListenAddress(args.listen, undefined, "--listen") : parseListenAddress(config.listen, source);
+    const graceSeconds = shutdownSeconds(env);
+
+    if (mode === "check-config") {
+      printError(`atticd: ${source}: the configuration is valid`);
+      return EXIT_OK;
+    }
+
+    engine = await createEngine({
+      config: raw,
+      configSource: source,
+      plugins,
+      logger: asCoreLogger(logger),
+      migrate: mode !== "api-server",
+    });
+    if (mode === "db-migrations") {
+      logger.info("database migrations applied");
+      await engine.stop();
+      return EXIT_OK;
+    }
+
+    if (mode === "monolithic" && engine.config["garbage-collection"].interval > 0) {
+      logger.warn("periodic garbage collection is not implemented yet in attic-ts; nothing is collected");
+    }
+    const app = createApp(engine, { logger: asCoreLogger(logger) });
+    const host = await startHttpHost(app.callback(), listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+    logger.info(`Listening on ${host.url}`);
+
+    const signals = onShutdownSignals(() => {
+      logger.warn("second signal: aborting in-flight requests now");
+      void host.shutdown();
+    });
+    const signal = await signals.signal;
+    logger.info({ signal, graceSeconds }, "shutting down: waiting for in-flight requests");
+    try {
+      await host.shutdown();
+      const stopping = engine;
+      engine = undefined;
+      await stopping.stop();
+    } finally {
+      signals.remove();
+    }
+    logger.info("stopped");
+    return EXIT_OK;
+  } catch (err) {
+    await engine?.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, "engine stop failed"));
+    return reportFailure("atticd", err);
+  }
+}
+
+function shutdownSeconds(env: Env): number {
+  const text = env[SHUTDOWN_TIMEOUT_VARIABLE];
+  if (!text) return DEFAULT_SHUTDOWN_SECONDS;
+  try {
+    return parseDurationSeconds(text);
+  } catch (err) {
+    throw new ConfigError(`expected a duration such as "30s": ${(err as Error).message}`, SHUTDOWN_TIMEOUT_VARIABLE);
+  }
+}

@@ -1,0 +1,106 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "@attic-ts/core";
+import { formatHttpUrl, type ListenAddress } from "../config/listen-address.ts";
+
+/** A request handler that returns a promise settling when its work is done (Koa's `callback()`). */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+export interface HttpHostOptions {
+  logger: Logger;
+  /** How long in-flight requests may run after shutdown begins, in ms, before their sockets are destroyed. */
+  graceMs: number;
+  /** How long to wait for handlers to clean up after their sockets were destroyed, in ms. */
+  cleanupMs?: number;
+}
+
+/** A listening HTTP server that can drain and stop. */
+export interface HttpHost {
+  readonly server: Server;
+  /** The bound address as a URL, e.g. `http://127.0.0.1:41234` or `http://[::]:8080`. */
+  readonly url: string;
+  readonly port: number;
+  /**
+   * Stops accepting connections, lets in-flight requests finish within the grace period, then
+   * destroys the remaining sockets (aborting uploads, whose handlers clean up) and waits for
+   * the handlers. A second call while draining destroys the sockets at once.
+   */
+  shutdown(): Promise<void>;
+}
+
+const DEFAULT_CLEANUP_MS = 10_000;
+
+function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Starts an HTTP server for `handler` on `address` and resolves once it is listening. */
+export async function startHttpHost(handler: RequestHandler, address: ListenAddress, options: HttpHostOptions): Promise<HttpHost> {
+  const { logger, graceMs } = options;
+  const cleanupMs = options.cleanupMs ?? DEFAULT_CLEANUP_MS;
+  // Handler promises, so shutdown waits for cleanup that runs after a socket is gone.
+  const inFlight = new Set<Promise<unknown>>();
+  const server = createServer((req, res) => {
+    const work = Promise.resolve()
+      .then(() => handler(req, res))
+      .catch((err: unknown) => logger.error({ err }, "request handler failed"));
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  });
+  // Node's default 300 s request timeout would cut off large NAR uploads; Attic has none.
+  server.requestTimeout = 0;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const url = formatHttpUrl(bound.address, bound.port);
+
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  const handlersDone = async () => {
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  };
+  let draining: Promise<void> | undefined;
+
+  const drain = async (): Promise<void> => {
+    server.close();
+    // Keep-alive connections that go idle while draining are closed as they become idle.
+    server.closeIdleConnections();
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+    const grace = delay(graceMs);
+    const allDone = Promise.all([closed, handlersDone()]);
+    try {
+      const finished = await Promise.race([allDone.then(() => true), grace.promise.then(() => false)]);
+      if (finished) return;
+      logger.warn({ requests: inFlight.size }, "grace period over: aborting in-flight requests");
+      server.closeAllConnections();
+      const cleanup = delay(cleanupMs);
+      const cleaned = await Promise.race([allDone.then(() => true), cleanup.promise.then(() => false)]);
+      cleanup.cancel();
+      if (!cleaned) logger.error({ requests: inFlight.size }, "requests still running after their sockets were closed");
+    } finally {
+      grace.cancel();
+      clearInterval(idleSweep);
+    }
+  };
+
+  return {
+    server,
+    url,
+    port: bound.port,
+    shutdown() {
+      if (draining) {
+        server.closeAllConnections();
+        return draining;
+      }
+      draining = drain();
+      return draining;
+    },
+  };
+}

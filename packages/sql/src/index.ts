@@ -1,0 +1,20 @@
+// @attic-ts/sql: the knex implementation of core's Database, shared by the SQLite and
+// PostgreSQL plugins.
+export { KnexDatabase, createRepositories } from "./knex-database.ts";
+export {
+  dialectFor,
+  formatSqliteTimestamp,
+  parseTimestampText,
+  postgresDialect,
+  sqliteDialect,
+  type Dialect,
+  type DialectKind,
+} from "./dialect.ts";
+export { MIGRATIONS, MIGRATIONS_TABLE, appliedMigrations, migrate, type MigrateOptions } from "./migrations/index.ts";
+export type { Migration, MigrationContext } from "./migrations/index.ts";
+export { KnexCacheRepository } from "./repositories/cache-repository.ts";
+export { KnexNarRepository } from "./repositories/nar-repository.ts";
+export { KnexChunkRepository } from "./repositories/chunk-repository.ts";
+export { KnexObjectRepository } from "./repositories/object-repository.ts";
+export { toDatabaseError } from "./errors.ts";
+export { batches } from "./batch.ts";

@@ -1,0 +1,88 @@
+import type { Knex } from "knex";
+import type { ChunkRepository, ChunkRow, CompressionType, NewChunk } from "@attic-ts/core";
+import { batches } from "../batch.ts";
+import type { Dialect } from "../dialect.ts";
+import { runQuery } from "../errors.ts";
+import { mapChunk, toNumber, type DbRecord } from "../rows.ts";
+import { findAndLockRow } from "./find-and-lock.ts";
+
+/** `chunk` table queries. `knex` is the root instance or a transaction. */
+export class KnexChunkRepository implements ChunkRepository {
+  constructor(
+    private readonly knex: Knex,
+    private readonly dialect: Dialect,
+  ) {}
+
+  findAndLockChunk(chunkHash: string, compression: CompressionType): Promise<ChunkRow | null> {
+    return runQuery(this.dialect, "findAndLockChunk", async () => {
+      // Same compression only: a chunk is shared between NARs stored the same way (Attic).
+      const row = await findAndLockRow(this.knex, this.dialect, "chunk", { chunk_hash: chunkHash, compression });
+      return row ? mapChunk(row, this.dialect) : null;
+    });
+  }
+
+  insertPendingChunk(chunk: NewChunk): Promise<number> {
+    return runQuery(
+      this.dialect,
+      "insertPendingChunk",
+      async () => {
+        const rows = (await this.knex("chunk")
+          .insert({
+            state: "P",
+            chunk_hash: chunk.chunkHash,
+            chunk_size: chunk.chunkSize,
+            file_hash: null,
+            file_size: null,
+            compression: chunk.compression,
+            remote_file: JSON.stringify(chunk.remoteFile),
+            remote_file_id: chunk.remoteFileId,
+            // Held by the inserting upload from birth, so GC and other cleanups leave it alone.
+            holders_count: 1,
+            created_at: this.dialect.toDbTimestamp(chunk.createdAt),
+          })
+          .returning("id")) as DbRecord[];
+        return toNumber(rows[0]?.id);
+      },
+      () => `a chunk with remote_file_id ${JSON.stringify(chunk.remoteFileId)} already exists`,
+    );
+  }
+
+  markChunkValid(id: number, file: { fileHash: string; fileSize: number }): Promise<void> {
+    return runQuery(this.dialect, "markChunkValid", async () => {
+      await this.knex("chunk").where({ id }).update({ state: "V", file_hash: file.fileHash, file_size: file.fileSize });
+    });
+  }
+
+  releaseChunks(ids: readonly number[]): Promise<void> {
+    return runQuery(this.dialect, "releaseChunks", async () => {
+      // One UPDATE per multiplicity: an id listed n times is decremented by n (never below 0).
+      const counts = new Map<number, number>();
+      for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+      const byTimes = new Map<number, number[]>();
+      for (const [id, times] of counts) byTimes.set(times, [...(byTimes.get(times) ?? []), id]);
+      for (const [times, sameIds] of byTimes) {
+        for (const batch of batches(sameIds, this.dialect.batchSize)) {
+          await this.knex("chunk")
+            .whereIn("id", batch)
+            .update({
+              holders_count: this.knex.raw("CASE WHEN ?? > ? THEN ?? - ? ELSE 0 END", [
+                "holders_count", times, "holders_count", times,
+              ]),
+            });
+        }
+      }
+    });
+  }
+
+  deleteChunkIfUnused(id: number): Promise<boolean> {
+    return runQuery(this.dialect, "deleteChunkIfUnused", async () => {
+      // One statement, so a racing find-and-lock or chunkref insert either sees the row gone or
+      // makes this DELETE match nothing.
+      const count = await this.knex("chunk")
+        .where({ id, holders_count: 0 })
+        .whereNotExists((q) => q.select(this.knex.raw("1")).from("chunkref").whereRaw("?? = ??", ["chunkref.chunk_id", "chunk.id"]))
+        .delete();
+      return Number(count) > 0;
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import type { Knex } from "knex";
+import type { ChunkRow, NarRepository, NarRow, NewNar } from "@attic-ts/core";
+import { batches } from "../batch.ts";
+import type { Dialect } from "../dialect.ts";
+import { runQuery } from "../errors.ts";
+import { CHUNK_COLUMNS, mapChunk, mapNar, prefixedColumns, toNumber, type DbRecord } from "../rows.ts";
+import { findAndLockRow } from "./find-and-lock.ts";
+
+/** `nar` and `chunkref` queries. `knex` is the root instance or a transaction. */
+export class KnexNarRepository implements NarRepository {
+  constructor(
+    private readonly knex: Knex,
+    private readonly dialect: Dialect,
+  ) {}
+
+  findAndLockNar(narHash: string): Promise<NarRow | null> {
+    return runQuery(this.dialect, "findAndLockNar", async () => {
+      const row = await findAndLockRow(this.knex, this.dialect, "nar", { nar_hash: narHash });
+      return row ? mapNar(row, this.dialect) : null;
+    });
+  }
+
+  releaseNar(id: number): Promise<void> {
+    return runQuery(this.dialect, "releaseNar", async () => {
+      await this.knex("nar")
+        .where({ id })
+        .andWhere("holders_count", ">", 0)
+        .update({ holders_count: this.knex.raw("?? - 1", ["holders_count"]) });
+    });
+  }
+
+  narHasMissingChunks(narId: number): Promise<boolean> {
+    return runQuery(this.dialect, "narHasMissingChunks", async () => {
+      // Attic checks `chunk_id IS NULL`; a chunk that exists but is not valid is missing too.
+      const row = await this.knex("chunkref")
+        .leftJoin("chunk", "chunk.id", "chunkref.chunk_id")
+        .where("chunkref.nar_id", narId)
+        .andWhere((q) => q.whereNull("chunk.id").orWhereNot("chunk.state", "V"))
+        .first("chunkref.id");
+      return row !== undefined;
+    });
+  }
+
+  insertNar(nar: NewNar): Promise<number> {
+    return runQuery(this.dialect, "insertNar", async () => {
+      const rows = (await this.knex("nar")
+        .insert({
+          state: nar.state,
+          nar_hash: nar.narHash,
+          nar_size: nar.narSize,
+          compression: nar.compression,
+          num_chunks: nar.numChunks,
+          holders_count: 0,
+          created_at: this.dialect.toDbTimestamp(nar.createdAt),
+        })
+        .returning("id")) as DbRecord[];
+      return toNumber(rows[0]?.id);
+    });
+  }
+
+  deleteNar(id: number): Promise<void> {
+    return runQuery(this.dialect, "deleteNar", async () => {
+      // fk_chunkref_nar and fk_object_nar cascade.
+      await this.knex("nar").where({ id }).delete();
+    });
+  }
+
+  insertChunkRefs(narId: number, chunkIds: readonly number[]): Promise<void> {
+    return runQuery(this.dialect, "insertChunkRefs", async () => {
+      const rows = chunkIds.map((chunkId, seq) => ({ nar_id: narId, seq, chunk_id: chunkId }));
+      for (const batch of batches(rows, this.dialect.batchSize)) {
+        await this.knex("chunkref").insert(batch);
+      }
+    });
+  }
+
+  markNarValid(id: number, numChunks: number): Promise<void> {
+    return runQuery(this.dialect, "markNarValid", async () => {
+      await this.knex("nar").where({ id }).update({ state: "V", num_chunks: numChunks });
+    });
+  }
+
+  findNarChunks(narId: number): Promise<Array<ChunkRow | null>> {
+    return runQuery(this.dialect, "findNarChunks", async () => {
+      const rows = (await this.knex("chunkref")
+        .leftJoin("chunk", "chunk.id", "chunkref.chunk_id")
+        .where("chunkref.nar_id", narId)
+        .orderBy("chunkref.seq", "asc")
+        .select(prefixedColumns("chunk", CHUNK_COLUMNS, "CH_"))) as DbRecord[];
+      // A NULL chunk_id (chunk deleted, FK set null) or a chunk not in state V is a hole.
+      return rows.map((row) => (row.CH_id == null || row.CH_state !== "V" ? null : mapChunk(row, this.dialect, "CH_")));
+    });
+  }
+}

@@ -1,0 +1,302 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, open, opendir, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { addAbortSignal } from "node:stream";
+import { dirname, join, resolve } from "node:path";
+import { BlobNotFoundError, StorageError } from "@attic-ts/core";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
+
+/** Attic's current local layout (PR #98): `{path}/{k[0]}/{k[0..2]}/{k}`. */
+const LAYOUT_VERSION = 1;
+const VERSION_FILE = "VERSION";
+/** In-progress writes live here; a dot name can never be a shard directory (keys never start with "."). */
+const TEMP_DIR = ".tmp";
+/** Temporary files older than this (ms) are leftovers of a crash and are removed by `init`. */
+const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+
+const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * Why `key` cannot be a file name here, or null. Keys are engine-generated (`{uuid}.chunk`);
+ * besides path tricks this refuses non-ASCII, because Attic shards by the key's first *bytes*
+ * and a JS string index is a UTF-16 unit, so the two layouts would disagree.
+ */
+function keyProblem(key: string): string | null {
+  if (key.length < 2) return "it is shorter than 2 characters";
+  if (!/^[\x21-\x7e]+$/.test(key)) return "it is not printable ASCII";
+  if (key.includes("/") || key.includes("\\")) return "it contains a path separator";
+  if (key.includes("..")) return 'it contains ".."';
+  if (key.startsWith(".")) return 'it starts with "."';
+  return null;
+}
+
+/**
+ * Blobs as files in a local directory, in Attic's sharded layout, so an existing Attic storage
+ * directory is used as is. Writes are atomic (temp file, fsync, rename); call `init()` first.
+ */
+export class LocalBlobStore implements BlobStore {
+  readonly type = "local";
+  readonly capabilities: BlobStoreCapabilities = { presignedUrls: false, list: true };
+  /** Absolute storage directory. */
+  readonly root: string;
+
+  constructor(path: string) {
+    this.root = resolve(path);
+  }
+
+  /** Creates the directory, migrates a layout-0 (flat) directory to layout 1, clears stale temp files. */
+  async init(): Promise<void> {
+    await this.#fs("create", this.root, () => mkdir(this.root, { recursive: true }));
+    const version = await this.#readVersion();
+    if (version === 0) await this.#migrateFromFlat();
+    else if (version !== LAYOUT_VERSION) {
+      throw new StorageError(`Unsupported local storage layout version ${version} in ${this.root}.`);
+    }
+    await this.#removeStaleTempFiles();
+  }
+
+  refFor(key: string): RemoteFile {
+    const problem = keyProblem(key);
+    // A plain Error: keys come from the engine, so a bad one is a bug, not a client error.
+    if (problem) throw new Error(`Invalid local storage key ${JSON.stringify(key)}: ${problem}.`);
+    return { Local: { name: key } };
+  }
+
+  async put(key: string, body: AsyncIterable<Uint8Array>, options: IoOptions = {}): Promise<RemoteFile> {
+    const ref = this.refFor(key);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const target = this.#pathFor(key);
+    const tempDir = join(this.root, TEMP_DIR);
+    await this.#fs("create", tempDir, () => mkdir(tempDir, { recursive: true }));
+    const temp = join(tempDir, `${randomUUID()}.part`);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await this.#fs("create", temp, () => open(temp, "wx"));
+      const file = handle;
+      for await (const chunk of abortable(body, signal)) {
+        await this.#fs("write", temp, () => writeAll(file, chunk));
+      }
+      signal?.throwIfAborted();
+      await this.#fs("fsync", temp, () => file.sync());
+      handle = undefined;
+      await this.#fs("close", temp, () => file.close());
+      await this.#fs("create", dirname(target), () => mkdir(dirname(target), { recursive: true }));
+      signal?.throwIfAborted();
+      await this.#fs("rename into", target, () => rename(temp, target));
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    // Makes the rename itself durable. Best effort: the file is already visible, so failing the
+    // put now would break "nothing visible on failure", and some platforms can't fsync a directory.
+    await syncDirectory(dirname(target));
+    return ref;
+  }
+
+  async open(ref: RemoteFile, options: OpenOptions = {}): Promise<Download> {
+    const key = this.#keyOf(ref);
+    options.signal?.throwIfAborted();
+    const path = this.#pathFor(key);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r");
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") throw new BlobNotFoundError(key, { cause: err });
+      throw storageError("open", path, err);
+    }
+    // Opening the file once (not stat, then open) means a concurrent delete can't slip in between.
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new StorageError(`Local storage expected a file at ${path}.`);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err instanceof StorageError ? err : storageError("stat", path, err);
+    }
+    const stream = handle.createReadStream();
+    if (options.signal) addAbortSignal(options.signal, stream);
+    return { kind: "stream", stream };
+  }
+
+  /**
+   * Removes the file; a missing one is fine. Shard directories stay: removing an empty one
+   * races with a concurrent put that has just created it for its rename, and there are at most
+   * a few thousand of them.
+   */
+  async delete(ref: RemoteFile, options: IoOptions = {}): Promise<void> {
+    const key = this.#keyOf(ref);
+    options.signal?.throwIfAborted();
+    const path = this.#pathFor(key);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errnoOf(err) !== "ENOENT") throw storageError("delete", path, err);
+    }
+  }
+
+  /** Walks the shard directories; `VERSION`, the temp directory and misplaced files are skipped. */
+  async *list(options: IoOptions = {}): AsyncIterable<ListedBlob> {
+    const { signal } = options;
+    for (const first of await this.#subdirectories(this.root)) {
+      if (first.length !== 1) continue;
+      const firstDir = join(this.root, first);
+      for (const second of await this.#subdirectories(firstDir)) {
+        if (second.length !== 2 || second[0] !== first) continue;
+        const dir = join(firstDir, second);
+        const entries = await this.#fs("read", dir, () => opendir(dir));
+        for await (const entry of entries) {
+          signal?.throwIfAborted();
+          // A file outside its shard would never be found by `refFor`, so it is not ours to list.
+          if (!entry.isFile() || !entry.name.startsWith(second) || keyProblem(entry.name)) continue;
+          const path = join(dir, entry.name);
+          let info;
+          try {
+            info = await stat(path);
+          } catch (err) {
+            if (errnoOf(err) === "ENOENT") continue; // deleted while listing
+            throw storageError("stat", path, err);
+          }
+          yield { key: entry.name, size: info.size, lastModified: info.mtime };
+        }
+      }
+    }
+  }
+
+  #pathFor(key: string): string {
+    return join(this.root, key.slice(0, 1), key.slice(0, 2), key);
+  }
+
+  /** The key of a stored reference; anything this backend cannot read is a storage failure. */
+  #keyOf(ref: RemoteFile): string {
+    if (!("Local" in ref)) {
+      throw new StorageError(`Local storage does not understand the reference ${JSON.stringify(ref)}.`);
+    }
+    const key = ref.Local.name;
+    const problem = keyProblem(key);
+    if (problem) throw new StorageError(`Invalid local storage reference ${JSON.stringify(key)}: ${problem}.`);
+    return key;
+  }
+
+  async #readVersion(): Promise<number> {
+    const path = join(this.root, VERSION_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return 0;
+      throw storageError("read", path, err);
+    }
+    const trimmed = text.trim();
+    if (!/^\d+$/.test(trimmed)) throw new StorageError(`${path} does not contain a layout version: ${JSON.stringify(trimmed)}.`);
+    return Number(trimmed);
+  }
+
+  /**
+   * Layout 0 kept every file at the top level. Each one is renamed into its shard, then VERSION
+   * is written last, so an interrupted migration simply continues on the next start.
+   */
+  async #migrateFromFlat(): Promise<void> {
+    const entries = await this.#fs("read", this.root, () => readdir(this.root, { withFileTypes: true }));
+    for (const entry of entries) {
+      if (!entry.isFile() || entry.name === VERSION_FILE || keyProblem(entry.name)) continue;
+      const target = this.#pathFor(entry.name);
+      await this.#fs("create", dirname(target), () => mkdir(dirname(target), { recursive: true }));
+      await this.#fs("move", join(this.root, entry.name), () => rename(join(this.root, entry.name), target));
+    }
+    const tempDir = join(this.root, TEMP_DIR);
+    const temp = join(tempDir, `${VERSION_FILE}.${randomUUID()}`);
+    await this.#fs("create", tempDir, () => mkdir(tempDir, { recursive: true }));
+    await this.#fs("write", temp, () => writeFile(temp, String(LAYOUT_VERSION), { flush: true }));
+    await this.#fs("write", join(this.root, VERSION_FILE), () => rename(temp, join(this.root, VERSION_FILE)));
+    await syncDirectory(this.root);
+  }
+
+  /** Only old files: another process sharing the directory may be writing right now. */
+  async #removeStaleTempFiles(): Promise<void> {
+    const tempDir = join(this.root, TEMP_DIR);
+    let names: string[];
+    try {
+      names = await readdir(tempDir);
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return;
+      throw storageError("read", tempDir, err);
+    }
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    for (const name of names) {
+      const path = join(tempDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff) await rm(path, { force: true, recursive: true }).catch(() => undefined);
+    }
+  }
+
+  async #subdirectories(dir: string): Promise<string[]> {
+    const entries = await this.#fs("read", dir, () => readdir(dir, { withFileTypes: true }));
+    return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
+  }
+
+  /** Runs a filesystem step, reporting its failure as a StorageError that keeps the cause. */
+  async #fs<T>(action: string, path: string, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (err) {
+      throw storageError(action, path, err);
+    }
+  }
+}
+
+function storageError(action: string, path: string, cause: unknown): StorageError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new StorageError(`Local storage could not ${action} ${path}: ${detail}`, { cause });
+}
+
+async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < chunk.byteLength; ) {
+    const { bytesWritten } = await file.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r").catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close().catch(() => undefined);
+}
+
+/**
+ * Iterates `body`, but rejects with the signal's reason as soon as it aborts, even while the
+ * source is stalled waiting for network input; the source is then told to stop (`return()`).
+ */
+async function* abortable(body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  if (!signal) {
+    yield* body;
+    return;
+  }
+  const iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> =
+    Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : (body as Iterable<Uint8Array>)[Symbol.iterator]();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  let finished = false;
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const next = Promise.resolve(iterator.next());
+      next.catch(() => undefined); // abandoned after an abort; its late failure is not ours to report
+      const step = await Promise.race([next, aborted]);
+      if (step.done) {
+        finished = true;
+        return;
+      }
+      yield step.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    // Not awaited: a stalled source may never settle, and the caller must not wait for it.
+    if (!finished) Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}

@@ -1,0 +1,118 @@
+import { access, constants } from "node:fs/promises";
+import knexFactory, { type Knex } from "knex";
+import { ConfigError, DatabaseError } from "@attic-ts/core";
+import { KnexDatabase, sqliteDialect } from "@attic-ts/sql";
+import { parseSqliteUrl, type SqliteTarget } from "./config.ts";
+
+/** Minimal view of a node-sqlite3 connection, for the pragmas. */
+interface SqliteConnection {
+  exec(sql: string, callback: (err: Error | null) => void): void;
+}
+
+/** Milliseconds a statement waits for another process's lock before failing with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** Oldest SQLite with `UPDATE ... RETURNING`, which the find-and-lock queries use. */
+const MIN_SQLITE_VERSION = [3, 35, 0] as const;
+
+/**
+ * Attic's tuning pragmas (WAL, normal sync, in-memory temp tables). Attic ignores their
+ * failures (an in-memory or read-only database refuses WAL), and so do we.
+ */
+const TUNING_PRAGMAS = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = normal", "PRAGMA temp_store = memory"];
+
+/** Required pragmas: the schema's ON DELETE CASCADE / SET NULL only act with foreign keys on. */
+const REQUIRED_PRAGMAS = ["PRAGMA foreign_keys = ON", `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`];
+
+function exec(conn: SqliteConnection, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => conn.exec(sql, (err) => (err ? reject(err) : resolve())));
+}
+
+async function preparePragmas(conn: SqliteConnection): Promise<void> {
+  for (const pragma of TUNING_PRAGMAS) await exec(conn, pragma).catch(() => undefined);
+  for (const pragma of REQUIRED_PRAGMAS) await exec(conn, pragma);
+}
+
+/**
+ * The filename node-sqlite3 opens: a SQLite URI whose `mode` enforces sqlx's semantics
+ * (`rw` fails on a missing file, `ro` opens read-only, `rwc` creates).
+ */
+export function sqliteUriFor(target: SqliteTarget): string {
+  if (target.memory) return ":memory:";
+  const encoded = target.filename.replace(/[%?#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `file:${encoded}?mode=${target.mode}`;
+}
+
+/**
+ * A knex instance on one SQLite database.
+ *
+ * The pool holds exactly one connection, never reaped: SQLite has one writer at a time, so more
+ * connections only turn concurrent writes into SQLITE_BUSY waits (and deadlocks between deferred
+ * transactions upgrading to write); an in-memory database exists per connection; and
+ * `PRAGMA foreign_keys` is per connection. Queries queue for the connection instead.
+ */
+export function createSqliteKnex(target: SqliteTarget): Knex {
+  return knexFactory({
+    client: "sqlite3",
+    connection: { filename: sqliteUriFor(target), flags: ["OPEN_URI"] },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) => {
+        preparePragmas(conn).then(
+          () => done(null, conn),
+          (err: unknown) => done(err instanceof Error ? err : new Error(String(err)), conn),
+        );
+      },
+    },
+  });
+}
+
+/**
+ * Start-time checks with clear failures: the file exists unless `mode=rwc` (ConfigError),
+ * the connection opens, and SQLite is new enough for `RETURNING` (DatabaseError).
+ */
+export async function verifySqlite(knex: Knex, target: SqliteTarget): Promise<void> {
+  if (!target.memory && target.mode !== "rwc") {
+    try {
+      await access(target.filename, constants.F_OK);
+    } catch {
+      throw new ConfigError(
+        `SQLite database file ${JSON.stringify(target.filename)} does not exist; add "?mode=rwc" to the URL to create it`,
+        "database.url",
+      );
+    }
+  }
+  let version: string;
+  try {
+    const rows = (await knex.raw("SELECT sqlite_version() AS version")) as Array<{ version: string }>;
+    version = String(rows[0]?.version);
+  } catch (err) {
+    throw new DatabaseError(`Cannot open SQLite database ${JSON.stringify(target.filename)}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const parts = version.split(".").map(Number);
+  const tooOld = MIN_SQLITE_VERSION.some((min, i) => {
+    const prefixEqual = MIN_SQLITE_VERSION.slice(0, i).every((m, j) => (parts[j] ?? 0) === m);
+    return prefixEqual && (parts[i] ?? 0) < min;
+  });
+  if (tooOld) throw new DatabaseError(`SQLite ${version} is too old: ${MIN_SQLITE_VERSION.join(".")} or newer is required`);
+}
+
+/**
+ * Opens a `sqlite:` URL as a ready `KnexDatabase` (checked, not migrated): for tools and tests
+ * that work without the plugin lifecycle.
+ */
+export async function openSqliteDatabase(url: string): Promise<KnexDatabase> {
+  const target = parseSqliteUrl(url);
+  const knex = createSqliteKnex(target);
+  try {
+    await verifySqlite(knex, target);
+  } catch (err) {
+    await knex.destroy();
+    throw err;
+  }
+  return new KnexDatabase(knex, sqliteDialect);
+}

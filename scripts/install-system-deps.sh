@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives for real: Nix (the client whose behaviour
+# is the contract), and the zstd/xz CLIs used to cross-check our compression. Idempotent: it only
+# calls apt-get when something is missing. Needs root (CI and the dev machines run as root).
+set -euo pipefail
+
+need=()
+command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+# node-liblzma builds against the system liblzma.
+[ -e /usr/include/lzma.h ] || need+=(liblzma-dev)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-system-deps: installing ${need[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-system-deps: need root to apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Starts the attic-ts server (`npm start`): installs dependencies on first use, builds, then runs
+# atticd. With no config anywhere, atticd's first-run setup writes ~/.config/attic/server.toml,
+# prints a root token and serves on [::]:8080. Arguments are passed to atticd
+# (e.g. `npm start -- -f server.toml --mode api-server`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ]; then
+  npm ci
+fi
+# The local compiler: no npx update notices, and the version the lockfile pins.
+./node_modules/.bin/tsc -b
+exec node packages/server-koa/bin/atticd.js "$@"

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addFiles, dumpNar, uploadInfoFor } from "../helpers/nix.ts";
+import { pseudoRandomBytes } from "../helpers/data.ts";
+import { createCache, ROOT, snapshot, startTestEngine, type TestEngine } from "../helpers/engine.ts";
+
+let t: TestEngine;
+let first: string;
+let second: string;
+
+beforeAll(async () => {
+  // Two NARs that share a 3 MiB file and differ in a small one: chunk-level dedup territory.
+  const shared = pseudoRandomBytes(11, 3 * 1024 * 1024);
+  first = await addFiles("dedup-v1", { "lib/big.so": shared, "VERSION": "1.0.0\n" });
+  second = await addFiles("dedup-v2", { "lib/big.so": shared, "VERSION": "1.0.1 with a longer note\n" });
+  t = await startTestEngine({
+    compression: { type: "zstd" },
+    chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
+  });
+  await createCache(t.engine, "alpha");
+  await createCache(t.engine, "beta");
+});
+afterAll(async () => t.close());
+
+describe("deduplication", () => {
+  it("stores a second version mostly as references to existing chunks", async () => {
+    const r1 = await t.engine.uploads.uploadPath(ROOT, await uploadInfoFor("alpha", first), dumpNar(first));
+    expect(r1).toMatchObject({ kind: "Uploaded", frac_deduplicated: 0 });
+    const afterFirst = await snapshot(t);
+
+    const r2 = await t.engine.uploads.uploadPath(ROOT, await uploadInfoFor("alpha", second), dumpNar(second));
+    expect(r2.kind).toBe("Uploaded");
+    const frac = r2.frac_deduplicated ?? 0;
+    expect(frac).toBeGreaterThan(0.9);
+    expect(frac).toBeLessThan(1);
+    const afterSecond = await snapshot(t);
+    // Only the chunks around the differing file are new.
+    expect(afterSecond.chunk - afterFirst.chunk).toBeLessThanOrEqual(6);
+    expect(afterSecond.nar).toBe(2);
+  });
+
+  it("answers Deduplicated for a NAR another cache already holds, after proof of possession", async () => {
+    const before = await snapshot(t);
+    const r = await t.engine.uploads.uploadPath(ROOT, await uploadInfoFor("beta", first), dumpNar(first));
+    expect(r).toEqual({ kind: "Deduplicated", frac_deduplicated: null });
+    const after = await snapshot(t);
+    expect(after.nar).toBe(before.nar);
+    expect(after.chunk).toBe(before.chunk);
+    expect(after.object).toBe(before.object + 1);
+    expect(after.files).toEqual(before.files);
+    const info = await t.engine.binaryCache.narInfo(ROOT, "beta", `${(await uploadInfoFor("beta", first)).store_path_hash}.narinfo`);
+    expect(info.body).toContain(`StorePath: ${first}`);
+  });
+
+  it("re-pushing a path to the same cache keeps one object row", async () => {
+    const before = await snapshot(t);
+    await t.engine.uploads.uploadPath(ROOT, await uploadInfoFor("alpha", first), dumpNar(first));
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it("reports which paths are missing", async () => {
+    const have = (await uploadInfoFor("alpha", first)).store_path_hash;
+    const absent = "0".repeat(32);
+    expect(await t.engine.missingPaths.getMissingPaths(ROOT, "alpha", [have, absent, absent])).toEqual([absent]);
+  });
+});
