@@ -1,5 +1,5 @@
 // The engine as a library: no HTTP server, no tokens. Usage:
-//   npx tsx --conditions=source examples/embedded/src/main.ts /nix/store/<some path> [data dir]
+//   npx tsx --tsconfig tsconfig.base.json --conditions=source examples/embedded/src/main.ts /nix/store/<some path> [data dir]
 // It dumps the path's NAR with `nix-store --dump`, stores it in a cache on local disk with
 // SQLite, and prints the narinfo the cache would serve, signed with the cache's own key.
 import { spawn, execFileSync } from "node:child_process";

@@ -13,7 +13,7 @@ describe("examples/embedded", () => {
     const dir = fileURLToPath(new URL(".", import.meta.url));
     const { stdout: added } = await run("nix-store", ["--add", dir], { env });
     const storePath = added.trim();
-    const { stdout } = await run("npx", ["tsx", "--conditions=source", "examples/embedded/src/main.ts", storePath], { cwd: root, env });
+    const { stdout } = await run("npx", ["tsx", "--tsconfig", "tsconfig.base.json", "--conditions=source", "examples/embedded/src/main.ts", storePath], { cwd: root, env });
     expect(stdout).toMatch(/^upload: \{"kind":"(Uploaded|Deduplicated)"/m);
     const narinfoText = stdout
       .split("\n")

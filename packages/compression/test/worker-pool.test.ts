@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { decompress as zstdDecompress } from "zstd-napi";
-import { WorkerPool, WorkerPoolClosedError } from "../src/worker-pool.ts";
+import { WorkerPool, WorkerPoolClosedError, defaultWorkerUrl } from "../src/worker-pool.ts";
 import { eventually, textLike } from "./helpers.ts";
 
 const fixtureUrl = new URL("./fixtures/crashing-worker.mjs", import.meta.url);
@@ -26,6 +26,12 @@ function threadCount(): number {
 }
 
 describe("WorkerPool with the compress worker", () => {
+  it("finds the worker script beside its sources", () => {
+    const url = defaultWorkerUrl();
+    expect(url.pathname.endsWith("/packages/compression/src/compress-worker.mjs")).toBe(true);
+    expect(existsSync(fileURLToPath(url))).toBe(true);
+  });
+
   it("compresses a zstd job whose output decodes", async () => {
     const data = textLike(500_000);
     const out = await pool({ size: 1 }).run({ type: "zstd", level: 8, data });

@@ -1,4 +1,6 @@
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pseudoRandomBytes } from "../../../test/helpers/data.ts";
 import { snapshot as rawSnapshot, type TestEngine } from "../../../test/helpers/engine.ts";
 import { ALL, bearer, get, rawRequest, startServer, type TestServer } from "./server.ts";
 import { createCacheHttp, infoFor, narFixture, standardFixtures, uploadViaHeader, uploadViaPreamble, type NarFixture } from "./fixtures.ts";
@@ -209,45 +211,76 @@ describe("upload via X-Attic-Nar-Info-Preamble-Size", () => {
   });
 });
 
-describe("client disconnect mid-upload", () => {
-  it("leaves no rows and no files once the engine has cleaned up", async () => {
-    const cache = await freshCache();
-    const big = await narFixture("koa-disconnect", { "a.bin": Buffer.alloc(3_000_000, 1).map((_, i) => (i * 2654435761) >>> 24) });
-    const before = await snapshot(s.t);
-    const abort = new AbortController();
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-    const pending = fetch(`${s.url}/_api/v1/upload-path`, {
-      method: "PUT",
-      headers: { ...bearer(root), "X-Attic-Nar-Info": JSON.stringify(infoFor(big, cache)) },
-      body,
-      duplex: "half",
-      signal: abort.signal,
-    } as RequestInit);
-    pending.catch(() => {});
-    // Send two thirds of the NAR, then wait until the engine has stored some of it.
-    const cut = Math.floor((big.nar.length * 2) / 3);
-    for (let i = 0; i < cut; i += 65536) controller.enqueue(new Uint8Array(big.nar.subarray(i, Math.min(cut, i + 65536))));
-    const deadline = Date.now() + 15_000;
-    let during = await snapshot(s.t);
-    while ((during.chunk <= before.chunk || during.files.length <= before.files.length) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      during = await snapshot(s.t);
-    }
-    expect(during.chunk).toBeGreaterThan(before.chunk);
-    expect(during.files.length).toBeGreaterThan(before.files.length);
+/**
+ * Sends two thirds of a NAR through `send`, waits until the engine has stored some chunks,
+ * lets `disconnect` drop the connection, then waits for the state to return to what it was.
+ */
+async function disconnectMidUpload(
+  f: NarFixture,
+  cache: string,
+  start: (headers: Record<string, string>) => { write(bytes: Uint8Array): void; disconnect(): Promise<void> },
+): Promise<void> {
+  const before = await snapshot(s.t);
+  const client = start({ ...bearer(root), "X-Attic-Nar-Info": JSON.stringify(infoFor(f, cache)) });
+  const cut = Math.floor((f.nar.length * 2) / 3);
+  for (let i = 0; i < cut; i += 65536) client.write(new Uint8Array(f.nar.subarray(i, Math.min(cut, i + 65536))));
+  const deadline = Date.now() + 15_000;
+  let during = await snapshot(s.t);
+  while ((during.chunk <= before.chunk || during.files.length <= before.files.length) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    during = await snapshot(s.t);
+  }
+  // The upload really was under way: rows and files existed before the disconnect.
+  expect(during.chunk).toBeGreaterThan(before.chunk);
+  expect(during.files.length).toBeGreaterThan(before.files.length);
 
-    abort.abort();
-    await expect(pending).rejects.toThrow();
-    let after = await snapshot(s.t);
-    const cleanDeadline = Date.now() + 15_000;
-    while (JSON.stringify(after) !== JSON.stringify(before) && Date.now() < cleanDeadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      after = await snapshot(s.t);
-    }
-    expect(after).toEqual(before);
-    expect(await servedNarinfo(cache, big)).toBe(404);
-    // The server still works afterwards.
-    expect((await uploadViaHeader(s.url, root, infoFor(big, cache), big.nar)).status).toBe(200);
+  await client.disconnect();
+  let after = await snapshot(s.t);
+  const cleanDeadline = Date.now() + 15_000;
+  while (JSON.stringify(after) !== JSON.stringify(before) && Date.now() < cleanDeadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    after = await snapshot(s.t);
+  }
+  expect(after).toEqual(before);
+  expect(await servedNarinfo(cache, f)).toBe(404);
+  // The server still works afterwards, and the same upload now succeeds.
+  expect((await uploadViaHeader(s.url, root, infoFor(f, cache), f.nar)).status).toBe(200);
+}
+
+describe("client disconnect mid-upload", () => {
+  it("fetch aborted with an AbortController: no rows and no files are left", async () => {
+    const cache = await freshCache();
+    // Periodic data: many identical chunks, so chunk-level dedup inside one upload is in play.
+    const f = await narFixture("koa-disconnect", { "a.bin": Buffer.alloc(3_000_000, 1).map((_, i) => (i * 2654435761) >>> 24) });
+    await disconnectMidUpload(f, cache, (headers) => {
+      const abort = new AbortController();
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+      const pending = fetch(`${s.url}/_api/v1/upload-path`, { method: "PUT", headers, body, duplex: "half", signal: abort.signal } as RequestInit);
+      pending.catch(() => {});
+      return {
+        write: (bytes) => controller.enqueue(bytes),
+        async disconnect() {
+          abort.abort();
+          await expect(pending).rejects.toThrow();
+        },
+      };
+    });
+  });
+
+  it("node:http request destroyed mid-body: no rows and no files are left", async () => {
+    const cache = await freshCache();
+    const f = await narFixture("koa-disconnect-raw", { "b.bin": pseudoRandomBytes(99, 2_000_000) });
+    await disconnectMidUpload(f, cache, (headers) => {
+      const req = httpRequest({ host: "127.0.0.1", port: s.port, method: "PUT", path: "/_api/v1/upload-path", headers });
+      req.on("error", () => {});
+      req.flushHeaders();
+      return {
+        write: (bytes) => void req.write(bytes),
+        async disconnect() {
+          req.destroy();
+        },
+      };
+    });
   });
 });

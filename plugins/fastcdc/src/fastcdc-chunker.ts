@@ -40,7 +40,7 @@ export function validateChunkSizes(sizes: ChunkSizes): void {
  * (fastcdc crate 4.0.1), however the source is sliced.
  *
  * Memory: one working buffer of `2 × maxSize` bytes, plus the chunk being yielded. Each chunk is
- * a fresh copy, so the caller may keep or mutate it freely.
+ * a fresh copy of exactly its bytes, so the caller may keep or mutate it freely.
  */
 export class FastCdcChunker implements Chunker {
   readonly sizes: ChunkSizes;
@@ -63,9 +63,11 @@ export class FastCdcChunker implements Chunker {
     signal?.throwIfAborted();
     const params = this.#params;
     const maxSize = params.maxSize;
-    // The cut rule only decides once `maxSize` bytes are buffered (or at EOF); the extra
-    // `maxSize` of room means the unconsumed tail (< maxSize) is moved down at most once per
-    // `maxSize` bytes read, so compaction costs at most one extra copy of the input.
+    // The cut rule only decides once `maxSize` bytes are buffered (or at EOF). The buffer holds
+    // two windows, so the unconsumed tail (< maxSize) is moved down at most once per `maxSize`
+    // bytes read. Measured alternatives (yielding views of fresh working buffers, `slice()`)
+    // were no faster: fresh large buffers cost page faults, and a copy per chunk is cheap next to
+    // the gear hash.
     let buf: Uint8Array | undefined;
     let start = 0;
     let end = 0;
@@ -88,7 +90,7 @@ export class FastCdcChunker implements Chunker {
           // would spin forever yielding empty chunks.
           const length = findCutPoint(buf, start, end, false, params);
           if (length <= 0) throw new Error(`FastCDC made no progress on a full ${maxSize}-byte window`);
-          yield buf.slice(start, start + length);
+          yield copyOf(buf, start, length);
           signal?.throwIfAborted();
           start += length;
         }
@@ -96,9 +98,17 @@ export class FastCdcChunker implements Chunker {
     }
     while (buf !== undefined && start < end) {
       const length = findCutPoint(buf, start, end, true, params);
-      yield buf.slice(start, start + length);
+      yield copyOf(buf, start, length);
       signal?.throwIfAborted();
       start += length;
     }
   }
+}
+
+/** `buf[start, start + length)` as a new array of exactly that size. */
+function copyOf(buf: Uint8Array, start: number, length: number): Uint8Array {
+  // Allocate-and-set rather than `slice()`, which was measured slower in V8 for large arrays.
+  const out = new Uint8Array(length);
+  out.set(buf.subarray(start, start + length));
+  return out;
 }

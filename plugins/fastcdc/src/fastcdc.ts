@@ -71,7 +71,7 @@ export function findCutPoint(buf: Uint8Array, start: number, end: number, eof: b
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** Below this many bytes the word view is not worth allocating. */
-const WORD_SCAN_MIN = 1e9;
+const WORD_SCAN_MIN = 64;
 
 /** `gearRun`'s hash when it finds no cut, so the loose run continues the strict run's hash. */
 const carriedHash = new Int32Array(1);
@@ -123,6 +123,19 @@ function gearRun(buf: Uint8Array, from: number, stop: number, hashIn: number, ma
       if ((hash & mask) === 0) return i + (j << 2) + 4;
     }
     i += count << 2;
+  }
+  // Short runs and the last few bytes, also unrolled; this also keeps gearRun's bytecode above
+  // V8's inlining limit (460 bytes), so it is not inlined into the chunker's async generator,
+  // where the same loop was measured up to 30% slower.
+  for (; i + 4 <= stop; i += 4) {
+    hash = ((hash >>> 1) + table[buf[i]!]!) | 0;
+    if ((hash & mask) === 0) return i + 1;
+    hash = ((hash >>> 1) + table[buf[i + 1]!]!) | 0;
+    if ((hash & mask) === 0) return i + 2;
+    hash = ((hash >>> 1) + table[buf[i + 2]!]!) | 0;
+    if ((hash & mask) === 0) return i + 3;
+    hash = ((hash >>> 1) + table[buf[i + 3]!]!) | 0;
+    if ((hash & mask) === 0) return i + 4;
   }
   for (; i < stop; i++) {
     hash = ((hash >>> 1) + table[buf[i]!]!) | 0;

@@ -8,7 +8,7 @@ import type { Env } from "../config/xdg-paths.ts";
 import { installedPlugins } from "../plugins.ts";
 import { EXIT_OK, EXIT_USAGE, packageVersion, printError, reportFailure } from "./cli-support.ts";
 import { asCoreLogger, createCliLogger } from "./create-logger.ts";
-import { startHttpHost } from "./http-host.ts";
+import { startHttpHost, type HttpHost } from "./http-host.ts";
 
 /** Attic's `--mode` values. */
 export const ATTICD_MODES = [
@@ -120,6 +120,8 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
 
   const logger = createCliLogger(env, "atticd");
   let engine: Engine | undefined;
+  let host: HttpHost | undefined;
+  let signals: ReturnType<typeof onShutdownSignals> | undefined;
   try {
     if (mode === "monolithic" && isFirstRun(locateServerConfig({ configPath: args.config, env }))) {
       await runOobe({ env, write: (text) => process.stderr.write(text) });
@@ -136,6 +138,12 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
       return EXIT_OK;
     }
 
+    // Handle signals from here on: one that arrives while the engine starts (or migrates)
+    // shuts it down cleanly once startup is done, instead of killing it mid-migration.
+    signals = onShutdownSignals(() => {
+      logger.warn("second signal: aborting in-flight requests now");
+      void host?.shutdown();
+    });
     engine = await createEngine({
       config: raw,
       configSource: source,
@@ -145,7 +153,9 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
     });
     if (mode === "db-migrations") {
       logger.info("database migrations applied");
-      await engine.stop();
+      const stopping = engine;
+      engine = undefined;
+      await stopping.stop();
       return EXIT_OK;
     }
 
@@ -153,28 +163,23 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
       logger.warn("periodic garbage collection is not implemented yet in attic-ts; nothing is collected");
     }
     const app = createApp(engine, { logger: asCoreLogger(logger) });
-    const host = await startHttpHost(app.callback(), listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+    host = await startHttpHost(app.callback(), listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
     logger.info(`Listening on ${host.url}`);
 
-    const signals = onShutdownSignals(() => {
-      logger.warn("second signal: aborting in-flight requests now");
-      void host.shutdown();
-    });
     const signal = await signals.signal;
     logger.info({ signal, graceSeconds }, "shutting down: waiting for in-flight requests");
-    try {
-      await host.shutdown();
-      const stopping = engine;
-      engine = undefined;
-      await stopping.stop();
-    } finally {
-      signals.remove();
-    }
+    await host.shutdown();
+    const stopping = engine;
+    engine = undefined;
+    await stopping.stop();
     logger.info("stopped");
     return EXIT_OK;
   } catch (err) {
+    await host?.shutdown().catch(() => {});
     await engine?.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, "engine stop failed"));
     return reportFailure("atticd", err);
+  } finally {
+    signals?.remove();
   }
 }
 
