@@ -4,6 +4,7 @@ import { DecompressStream } from "zstd-napi";
 import type { Transform } from "node:stream";
 import { InvalidCompressionTypeError } from "@attic-ts/core";
 import type { CompressOptions, CompressionType, Compressor, IoOptions } from "@attic-ts/core";
+import { abortableNext, releaseSource } from "./abortable-next.ts";
 import { compressInBlocks } from "./block-parallel.ts";
 import { effectiveLevel } from "./levels.ts";
 import { throughTransform } from "./through-transform.ts";
@@ -32,9 +33,17 @@ function checkType(type: string): CompressionType {
 
 async function* passThrough(source: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   signal?.throwIfAborted();
-  for await (const chunk of source) {
-    signal?.throwIfAborted();
-    yield chunk;
+  const iterator = source[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      const next = await abortableNext(iterator, signal);
+      if (next.done === true) break;
+      yield next.value;
+    }
+    done = true;
+  } finally {
+    if (!done) releaseSource(iterator);
   }
 }
 

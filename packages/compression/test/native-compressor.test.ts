@@ -117,7 +117,7 @@ describe("NativeCompressor abort and resources", () => {
     expect(again.equals(text)).toBe(true);
   });
 
-  it("abort while the source is stalled rejects promptly", async () => {
+  it.each(TYPES)("%s: abort while the source is stalled rejects promptly", async (type) => {
     const controller = new AbortController();
     async function* stalled(): AsyncGenerator<Uint8Array> {
       yield textLike(10);
@@ -125,7 +125,7 @@ describe("NativeCompressor abort and resources", () => {
     }
     const started = Date.now();
     setTimeout(() => controller.abort(new Error("stalled")), 50);
-    await expect(collect(compressor.compress("zstd", stalled(), { signal: controller.signal }))).rejects.toThrow("stalled");
+    await expect(collect(compressor.compress(type, stalled(), { signal: controller.signal }))).rejects.toThrow("stalled");
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 

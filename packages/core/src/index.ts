@@ -38,3 +38,4 @@ export * from "./engine/select-plugins.ts";
 export * from "./engine/create-engine.ts";
 export * from "./nix/index.ts";
 export * from "./util/async-of.ts";
+export * from "./services/chunk-batch-writer.ts";

@@ -84,7 +84,7 @@ const carriedHash = new Int32Array(1);
 const TABLE = GEAR_TABLE;
 
 /**
- * The hot loop: feeds `buf[i..stop)` into the gear hash, starting from `hash`, and returns the
+ * The hot loop: feeds `buf[from..stop)` into the gear hash, starting from `hashIn`, and returns the
  * index just past the first byte after which `hash & mask == 0`; -1 when there is none (the
  * final hash is then left in `carriedHash[0]`).
  *
@@ -94,7 +94,7 @@ const TABLE = GEAR_TABLE;
  *
  * Speed: bytes are read four at a time through a `Uint32Array` view of the same memory (one
  * load and one bounds check per four bytes, and one loop back-edge); each byte still gets its
- * own test, as the cut rule requires. With `TABLE` below, measured at about twice the speed of a
+ * own test, as the cut rule requires. With `TABLE` above, measured at about twice the speed of a
  * plain byte loop in V8 and faster than node:crypto SHA-256 (see bench/fastcdc-throughput.ts).
  */
 function gearRun(buf: Uint8Array, from: number, stop: number, hashIn: number, mask: number): number {
@@ -123,19 +123,6 @@ function gearRun(buf: Uint8Array, from: number, stop: number, hashIn: number, ma
       if ((hash & mask) === 0) return i + (j << 2) + 4;
     }
     i += count << 2;
-  }
-  // Short runs and the last few bytes, also unrolled; this also keeps gearRun's bytecode above
-  // V8's inlining limit (460 bytes), so it is not inlined into the chunker's async generator,
-  // where the same loop was measured up to 30% slower.
-  for (; i + 4 <= stop; i += 4) {
-    hash = ((hash >>> 1) + table[buf[i]!]!) | 0;
-    if ((hash & mask) === 0) return i + 1;
-    hash = ((hash >>> 1) + table[buf[i + 1]!]!) | 0;
-    if ((hash & mask) === 0) return i + 2;
-    hash = ((hash >>> 1) + table[buf[i + 2]!]!) | 0;
-    if ((hash & mask) === 0) return i + 3;
-    hash = ((hash >>> 1) + table[buf[i + 3]!]!) | 0;
-    if ((hash & mask) === 0) return i + 4;
   }
   for (; i < stop; i++) {
     hash = ((hash >>> 1) + table[buf[i]!]!) | 0;

@@ -63,6 +63,15 @@ export interface ChunkRepository {
   insertPendingChunk(chunk: NewChunk): Promise<number>;
   /** Sets a pending chunk valid with its stored file's hash and size. */
   markChunkValid(id: number, file: { fileHash: string; fileSize: number }): Promise<void>;
+  /**
+   * Batch form of `findAndLockChunk` for one upload's next chunks: at most one valid chunk per
+   * distinct hash, each locked once. Keys of the map are the hashes found.
+   */
+  findAndLockChunks(chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>>;
+  /** Batch form of `insertPendingChunk`; ids in input order. */
+  insertPendingChunks(chunks: readonly NewChunk[]): Promise<number[]>;
+  /** Batch form of `markChunkValid`. */
+  markChunksValid(files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>): Promise<void>;
   /** Decrements `holders_count` of each id (an id listed twice is decremented twice). */
   releaseChunks(ids: readonly number[]): Promise<void>;
   /**

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import type { Principal } from "../auth/principal.ts";
 import type { Chunker } from "../chunking/chunker.ts";
@@ -15,16 +14,22 @@ import { parseTypedHash, toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { LimitedBody } from "../util/limited-body.ts";
 import { Semaphore } from "../util/semaphore.ts";
-import { asyncOf } from "../util/async-of.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
-import { ChunkWriter } from "./chunk-writer.ts";
+import { ChunkWriter, type WrittenChunk } from "./chunk-writer.ts";
+import { ChunkBatchWriter } from "./chunk-batch-writer.ts";
 import { validateUploadInfo } from "./validate-upload-info.ts";
 import type { UploadPathNarInfo, UploadPathResult } from "./upload-types.ts";
 import { UploadSession } from "./upload-session.ts";
 
 const BAD_NAR = "Bad NAR Hash or Size";
-/** Attic's CONCURRENT_CHUNK_UPLOADS: chunks compressed and stored at once per request. */
-export const DEFAULT_CHUNKS_IN_FLIGHT = 10;
+/**
+ * Attic stores 10 chunks at once per request (CONCURRENT_CHUNK_UPLOADS). We store batches of up
+ * to 8 chunks (at most BATCH_BYTES), 3 batches at once: at most 24 chunks (24 x max-size bytes)
+ * in memory per upload, and a third of the database round trips per byte.
+ */
+export const DEFAULT_BATCH_SIZE = 8;
+export const DEFAULT_BATCHES_IN_FLIGHT = 3;
+const BATCH_BYTES = 2 * 1024 * 1024;
 
 async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const _ of source);
@@ -43,13 +48,17 @@ export class UploadService {
     @inject(BLOB_STORE) private readonly store: BlobStore,
     @inject(CHUNKER) private readonly chunker: Chunker,
     @inject(ChunkWriter) private readonly chunks: ChunkWriter,
+    @inject(ChunkBatchWriter) private readonly batches: ChunkBatchWriter,
     @inject(CacheAccess) private readonly access: CacheAccess,
     @inject(ENGINE_CONFIG) private readonly config: EngineConfig,
     @inject(CLOCK) private readonly clock: Clock,
     @inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  chunksInFlight = DEFAULT_CHUNKS_IN_FLIGHT;
+  /** Chunks per database round trip (one find-and-lock, one insert, one update per batch). */
+  batchSize = DEFAULT_BATCH_SIZE;
+  /** Batches compressed and stored at once; with `batchSize` it bounds chunks in memory. */
+  batchesInFlight = DEFAULT_BATCHES_IN_FLIGHT;
 
   async uploadPath(
     principal: Principal,
@@ -171,41 +180,55 @@ export class UploadService {
       numChunks: 0,
       createdAt: this.clock.now(),
     });
-    // Chunk tasks get their own signal so a failure in one stops the others.
+    // Batch tasks get their own signal so a failure in one stops the others.
     const stop = new AbortController();
     // Every chunk in flight listens on it (compressor, storage, hashing): not a leak.
-    setMaxListeners(this.chunksInFlight * 8 + 16, stop.signal);
+    setMaxListeners(this.batchesInFlight * this.batchSize * 8 + 16, stop.signal);
     const onAbort = () => stop.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    const inFlight = new Semaphore(this.chunksInFlight);
+    const inFlight = new Semaphore(this.batchesInFlight);
+    const seen = new Map<string, Promise<WrittenChunk>>();
     const tasks: Array<Promise<void>> = [];
     const chunkIds: number[] = [];
     let fileSize = 0;
     let dedupBytes = 0;
     let failure: unknown;
+    const launch = async (batch: Uint8Array[], firstSeq: number) => {
+      await inFlight.acquire(stop.signal);
+      if (failure !== undefined) throw failure;
+      const task = this.batches
+        .writeBatch(session, batch, seen, stop.signal)
+        .then((written) => {
+          written.forEach((w, i) => {
+            chunkIds[firstSeq + i] = w.id;
+            // Attic reports the stored size of every chunk, deduplicated or not.
+            fileSize += w.fileSize;
+            if (w.deduplicated) dedupBytes += batch[i]!.length;
+          });
+        })
+        .catch((err: unknown) => {
+          failure ??= err;
+          stop.abort(err);
+        })
+        .finally(() => inFlight.release());
+      tasks.push(task);
+    };
     try {
       const hashing = new HashingStream(body, { signal });
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
       let seq = 0;
       for await (const data of this.chunker.chunk(hashing, { signal: stop.signal })) {
-        await inFlight.acquire();
-        if (failure !== undefined) throw failure;
-        const index = seq++;
-        const chunkHash = `sha256:${createHash("sha256").update(data).digest("hex")}`;
-        const claim = { chunkHash, chunkSize: data.length, trusted: true, mismatchMessage: BAD_NAR };
-        const task = this.chunks
-          .write(session, asyncOf(data), claim, stop.signal)
-          .then((written) => {
-            chunkIds[index] = written.id;
-            fileSize += written.fileSize;
-            if (written.deduplicated) dedupBytes += data.length;
-          })
-          .catch((err: unknown) => {
-            failure ??= err;
-            stop.abort(err);
-          })
-          .finally(() => inFlight.release());
-        tasks.push(task);
+        batch.push(data);
+        batchBytes += data.length;
+        if (batch.length >= this.batchSize || batchBytes >= BATCH_BYTES) {
+          await launch(batch, seq);
+          seq += batch.length;
+          batch = [];
+          batchBytes = 0;
+        }
       }
+      if (batch.length > 0) await launch(batch, seq);
       await Promise.all(tasks);
       if (failure !== undefined) throw failure;
       if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {

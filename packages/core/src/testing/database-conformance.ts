@@ -150,6 +150,27 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "xz"))?.holdersCount).toBe(1);
     });
 
+    it("inserts, validates and locks chunks in batches, one valid row per hash", async () => {
+      const chunks = Array.from({ length: 130 }, () => chunkRow({ compression: "zstd" }));
+      const ids = await db.chunks.insertPendingChunks(chunks);
+      expect(new Set(ids).size).toBe(130);
+      const hashes = chunks.map((c) => c.chunkHash);
+      expect((await db.chunks.findAndLockChunks(hashes, "zstd")).size).toBe(0); // still pending
+      await db.chunks.markChunksValid(ids.map((id, i) => ({ id, fileHash: `sha256:${String(i).padStart(64, "0")}`, fileSize: i })));
+      // A second valid row with the same hash as the first: only one of the two is locked.
+      const twin = await insertValidChunk(db, { ...chunkRow({ compression: "zstd" }), chunkHash: hashes[0]! });
+      const absent = sha256Like();
+      const found = await db.chunks.findAndLockChunks([...hashes, hashes[0]!, absent], "zstd");
+      expect(found.size).toBe(130);
+      expect(found.has(absent)).toBe(false);
+      for (const [i, hash] of hashes.entries()) {
+        const row = found.get(hash)!;
+        if (i > 0) expect(row).toMatchObject({ id: ids[i], state: "V", fileSize: i, holdersCount: 2 });
+      }
+      expect([ids[0], twin]).toContain(found.get(hashes[0]!)!.id);
+      expect((await db.chunks.findAndLockChunks(hashes, "xz")).size).toBe(0);
+    });
+
     it("rejects a duplicate remote_file_id with a DatabaseError", async () => {
       const chunk = chunkRow();
       await db.chunks.insertPendingChunk(chunk);

@@ -21,26 +21,86 @@ export class KnexChunkRepository implements ChunkRepository {
     });
   }
 
+  findAndLockChunks(chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>> {
+    return runQuery(this.dialect, "findAndLockChunks", async () => {
+      const found = new Map<string, ChunkRow>();
+      for (const batch of batches([...new Set(chunkHashes)], this.dialect.batchSize)) {
+        // One valid row per hash (the oldest), locked in the same statement. The outer
+        // `state = 'V'` is re-checked against a row a concurrent GC just changed (Postgres).
+        const pick = this.knex("chunk")
+          .min("id")
+          .whereIn("chunk_hash", batch)
+          .andWhere({ compression, state: "V" })
+          .groupBy("chunk_hash");
+        const rows = (await this.knex("chunk")
+          .update({ holders_count: this.knex.raw("?? + 1", ["holders_count"]) })
+          .whereIn("id", pick)
+          .andWhere("state", "V")
+          .returning("*")) as DbRecord[];
+        for (const row of rows) {
+          const chunk = mapChunk(row, this.dialect);
+          found.set(chunk.chunkHash, chunk);
+        }
+      }
+      return found;
+    });
+  }
+
+  insertPendingChunks(chunks: readonly NewChunk[]): Promise<number[]> {
+    return runQuery(
+      this.dialect,
+      "insertPendingChunks",
+      async () => {
+        const ids = new Map<string, number>();
+        for (const batch of batches(chunks, Math.min(this.dialect.batchSize, 100))) {
+          const rows = (await this.knex("chunk")
+            .insert(batch.map((chunk) => this.pendingRow(chunk)))
+            .returning(["id", "remote_file_id"])) as DbRecord[];
+          for (const row of rows) ids.set(String(row.remote_file_id), toNumber(row.id));
+        }
+        // Mapped back by remote_file_id (unique): RETURNING order is not guaranteed.
+        return chunks.map((c) => ids.get(c.remoteFileId)!);
+      },
+      () => "a chunk with one of these remote_file_ids already exists",
+    );
+  }
+
+  markChunksValid(files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>): Promise<void> {
+    return runQuery(this.dialect, "markChunksValid", async () => {
+      for (const batch of batches(files, Math.min(this.dialect.batchSize, 300))) {
+        // One UPDATE from a VALUES list (SQLite >= 3.33 and Postgres both take this form).
+        const values = batch.map(() => "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT))").join(", ");
+        await this.knex.raw(
+          `WITH v(id, file_hash, file_size) AS (VALUES ${values})
+           UPDATE chunk SET state = 'V', file_hash = v.file_hash, file_size = v.file_size FROM v WHERE chunk.id = v.id`,
+          batch.flatMap((f) => [f.id, f.fileHash, f.fileSize]),
+        );
+      }
+    });
+  }
+
+  private pendingRow(chunk: NewChunk): DbRecord {
+    return {
+      state: "P",
+      chunk_hash: chunk.chunkHash,
+      chunk_size: chunk.chunkSize,
+      file_hash: null,
+      file_size: null,
+      compression: chunk.compression,
+      remote_file: JSON.stringify(chunk.remoteFile),
+      remote_file_id: chunk.remoteFileId,
+      // Held by the inserting upload from birth, so GC and other cleanups leave it alone.
+      holders_count: 1,
+      created_at: this.dialect.toDbTimestamp(chunk.createdAt),
+    };
+  }
+
   insertPendingChunk(chunk: NewChunk): Promise<number> {
     return runQuery(
       this.dialect,
       "insertPendingChunk",
       async () => {
-        const rows = (await this.knex("chunk")
-          .insert({
-            state: "P",
-            chunk_hash: chunk.chunkHash,
-            chunk_size: chunk.chunkSize,
-            file_hash: null,
-            file_size: null,
-            compression: chunk.compression,
-            remote_file: JSON.stringify(chunk.remoteFile),
-            remote_file_id: chunk.remoteFileId,
-            // Held by the inserting upload from birth, so GC and other cleanups leave it alone.
-            holders_count: 1,
-            created_at: this.dialect.toDbTimestamp(chunk.createdAt),
-          })
-          .returning("id")) as DbRecord[];
+        const rows = (await this.knex("chunk").insert(this.pendingRow(chunk)).returning("id")) as DbRecord[];
         return toNumber(rows[0]?.id);
       },
       () => `a chunk with remote_file_id ${JSON.stringify(chunk.remoteFileId)} already exists`,
