@@ -62,13 +62,23 @@ export class LocalBlobStore implements BlobStore {
     return { Local: { name: key } };
   }
 
+  /** Directories this process created or found; nothing here ever deletes one. */
+  readonly #knownDirs = new Set<string>();
+
+  /** mkdir -p once per directory per process: two mkdir calls per chunk were measurable. */
+  async #ensureDir(dir: string): Promise<void> {
+    if (this.#knownDirs.has(dir)) return;
+    await this.#fs("create", dir, () => mkdir(dir, { recursive: true }));
+    this.#knownDirs.add(dir);
+  }
+
   async put(key: string, body: AsyncIterable<Uint8Array>, options: IoOptions = {}): Promise<RemoteFile> {
     const ref = this.refFor(key);
     const { signal } = options;
     signal?.throwIfAborted();
     const target = this.#pathFor(key);
     const tempDir = join(this.root, TEMP_DIR);
-    await this.#fs("create", tempDir, () => mkdir(tempDir, { recursive: true }));
+    await this.#ensureDir(tempDir);
     const temp = join(tempDir, `${randomUUID()}.part`);
     let handle: FileHandle | undefined;
     try {
@@ -81,7 +91,7 @@ export class LocalBlobStore implements BlobStore {
       await this.#fs("fsync", temp, () => file.sync());
       handle = undefined;
       await this.#fs("close", temp, () => file.close());
-      await this.#fs("create", dirname(target), () => mkdir(dirname(target), { recursive: true }));
+      await this.#ensureDir(dirname(target));
       signal?.throwIfAborted();
       await this.#fs("rename into", target, () => rename(temp, target));
     } catch (err) {
@@ -201,7 +211,7 @@ export class LocalBlobStore implements BlobStore {
     for (const entry of entries) {
       if (!entry.isFile() || entry.name === VERSION_FILE || keyProblem(entry.name)) continue;
       const target = this.#pathFor(entry.name);
-      await this.#fs("create", dirname(target), () => mkdir(dirname(target), { recursive: true }));
+      await this.#ensureDir(dirname(target));
       await this.#fs("move", join(this.root, entry.name), () => rename(join(this.root, entry.name), target));
     }
     const tempDir = join(this.root, TEMP_DIR);

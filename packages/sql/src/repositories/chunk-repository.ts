@@ -25,18 +25,20 @@ export class KnexChunkRepository implements ChunkRepository {
     return runQuery(this.dialect, "findAndLockChunks", async () => {
       const found = new Map<string, ChunkRow>();
       for (const batch of batches([...new Set(chunkHashes)], this.dialect.batchSize)) {
-        // One valid row per hash (the oldest), locked in the same statement. The outer
-        // `state = 'V'` is re-checked against a row a concurrent GC just changed (Postgres).
+        // One valid row per hash (the oldest), locked in the same statement.
         const pick = this.knex("chunk")
           .min("id")
           .whereIn("chunk_hash", batch)
           .andWhere({ compression, state: "V" })
           .groupBy("chunk_hash");
-        const rows = (await this.knex("chunk")
+        const update = this.knex("chunk")
           .update({ holders_count: this.knex.raw("?? + 1", ["holders_count"]) })
-          .whereIn("id", pick)
-          .andWhere("state", "V")
-          .returning("*")) as DbRecord[];
+          .whereIn("id", pick);
+        // With row locks (Postgres) the outer `state = 'V'` is re-checked against a row that a
+        // concurrent GC just changed. SQLite has one writer and must not get it: its planner
+        // would then scan every valid chunk through the state index instead of using rowids.
+        if (this.dialect.rowLocks) update.andWhere("state", "V");
+        const rows = (await update.returning("*")) as DbRecord[];
         for (const row of rows) {
           const chunk = mapChunk(row, this.dialect);
           found.set(chunk.chunkHash, chunk);
@@ -68,13 +70,16 @@ export class KnexChunkRepository implements ChunkRepository {
   markChunksValid(files: ReadonlyArray<{ id: number; fileHash: string; fileSize: number }>): Promise<void> {
     return runQuery(this.dialect, "markChunksValid", async () => {
       for (const batch of batches(files, Math.min(this.dialect.batchSize, 300))) {
-        // One UPDATE from a VALUES list (SQLite >= 3.33 and Postgres both take this form).
-        const values = batch.map(() => "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT))").join(", ");
-        await this.knex.raw(
-          `WITH v(id, file_hash, file_size) AS (VALUES ${values})
-           UPDATE chunk SET state = 'V', file_hash = v.file_hash, file_size = v.file_size FROM v WHERE chunk.id = v.id`,
-          batch.flatMap((f) => [f.id, f.fileHash, f.fileSize]),
-        );
+        // One UPDATE over primary keys with CASE per column: an UPDATE ... FROM (VALUES) join
+        // made SQLite scan the whole table per batch.
+        const whens = batch.map(() => "WHEN ? THEN ?").join(" ");
+        await this.knex("chunk")
+          .whereIn("id", batch.map((f) => f.id))
+          .update({
+            state: "V",
+            file_hash: this.knex.raw(`CASE ?? ${whens} END`, ["id", ...batch.flatMap((f) => [f.id, f.fileHash])]),
+            file_size: this.knex.raw(`CASE ?? ${whens} END`, ["id", ...batch.flatMap((f) => [f.id, f.fileSize])]),
+          });
       }
     });
   }
