@@ -1,0 +1,68 @@
+// Peak RSS of the engine while it ingests one large NAR generated on the fly (never held in
+// memory), next to the RSS of the same engine idle. Plain JS on the built packages, so the
+// figure is the server's, without a TypeScript loader in the process.
+// Run: npx tsc -b && node bench/ingest-memory.mjs [GiB, default 2] [compression, default zstd]
+// Target (issue #2): <= 150 MiB for 2 GiB, independent of NAR size: compare 0.5 and 2 GiB.
+import { createCipheriv, createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createEngine } from "@attic-ts/core";
+import { fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
+import { nativeCompressionPlugin } from "@attic-ts/compression";
+import { sqlitePlugin } from "@attic-ts/db-sqlite";
+import { localFsPlugin } from "@attic-ts/storage-local-fs";
+
+const gib = Number(process.argv[2] ?? 2);
+const compression = process.argv[3] ?? "zstd";
+const size = Math.round(gib * 2 ** 30);
+const MiB = 2 ** 20;
+
+/** Deterministic incompressible bytes: an AES-128-CTR keystream, 1 MiB at a time. */
+async function* keystream(total, seed = 1) {
+  const cipher = createCipheriv("aes-128-ctr", Buffer.alloc(16, seed), Buffer.alloc(16, 0));
+  const zeros = Buffer.alloc(MiB);
+  for (let done = 0; done < total; done += MiB) yield cipher.update(zeros.subarray(0, Math.min(MiB, total - done)));
+}
+async function narHashOf(total, seed) {
+  const h = createHash("sha256");
+  for await (const part of keystream(total, seed)) h.update(part);
+  return `sha256:${h.digest("hex")}`;
+}
+let counter = 0;
+function info(narHash, narSize) {
+  const hash = String(counter++).padStart(32, "0");
+  return { cache: "bench", store_path_hash: hash, store_path: `/nix/store/${hash}-bench`, references: [], system: null, deriver: null, sigs: [], ca: null, nar_hash: narHash, nar_size: narSize };
+}
+
+const admin = { sub: "bench", grants: [["*", { pull: true, push: true, delete: false, createCache: true, configureCache: false, configureCacheRetention: false, destroyCache: false }]] };
+const dir = mkdtempSync(join(tmpdir(), "attic-ts-bench-"));
+const engine = await createEngine({
+  plugins: [localFsPlugin, sqlitePlugin, fastcdcPlugin, nativeCompressionPlugin],
+  config: {
+    database: { url: `sqlite://${join(dir, "server.db")}?mode=rwc` },
+    storage: { type: "local", path: join(dir, "storage") },
+    chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
+    compression: { type: compression },
+  },
+});
+try {
+  await engine.caches.create(admin, "bench", { keypair: "Generate", is_public: false, store_dir: "/nix/store", priority: 41, upstream_cache_key_names: [] });
+  // A 1 MiB upload first, so the idle figure includes the compressor's warm workers.
+  await engine.uploads.uploadPath(admin, info(await narHashOf(MiB, 9), MiB), keystream(MiB, 9));
+  const idle = process.memoryUsage().rss;
+  const narHash = await narHashOf(size, 1);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const t0 = performance.now();
+  const result = await engine.uploads.uploadPath(admin, info(narHash, size), keystream(size, 1));
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.resourceUsage().maxRSS * 1024);
+  console.log(
+    `ingest ${gib} GiB (${compression}): ${result.kind}, ${(size / 1e6 / seconds).toFixed(0)} MB/s; RSS idle ${(idle / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB (target <= 150 MiB)`,
+  );
+} finally {
+  await engine.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
