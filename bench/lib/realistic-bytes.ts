@@ -1,13 +1,15 @@
+import { createHash } from "node:crypto";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
  * Real files from the machine (/usr/lib, /usr/share), concatenated in a stable order up to
- * `limit` bytes: the mix of ELF objects, text and data that NARs are made of. Duplicate files
- * are kept (NARs of a system have them too).
+ * `limit` bytes: the mix of ELF objects, text and data that NARs are made of. Files with the
+ * same content are taken once, so deduplication cannot flatter a compression figure.
  */
-export async function realisticBytes(limit: number, dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/share", "/usr/lib"]): Promise<Buffer> {
+export async function realisticBytes(limit: number, dirs = ["/usr/lib", "/usr/share"]): Promise<Buffer> {
   const parts: Buffer[] = [];
+  const seen = new Set<string>();
   let total = 0;
   async function walk(dir: string): Promise<void> {
     let names: string[];
@@ -24,6 +26,9 @@ export async function realisticBytes(limit: number, dirs = ["/usr/lib/x86_64-lin
         if (st.isDirectory()) await walk(path);
         else if (st.isFile() && st.size > 0) {
           const bytes = await readFile(path);
+          const digest = createHash("sha256").update(bytes).digest("hex");
+          if (seen.has(digest)) continue;
+          seen.add(digest);
           parts.push(bytes);
           total += bytes.length;
         }

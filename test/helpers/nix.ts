@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -84,10 +84,34 @@ export async function pathInfo(paths: string[], recursive = false): Promise<Path
   return Array.isArray(parsed) ? parsed : Object.entries(parsed).map(([path, info]) => ({ path, ...info }));
 }
 
-/** The NAR of a store path, streamed from `nix-store --dump`. */
+/**
+ * The NAR of a store path, streamed from `nix-store --dump`. A failing `nix-store` errors the
+ * stream (with its stderr) instead of ending it early, so a test never uploads a truncated NAR
+ * and blames the server.
+ */
 export function dumpNar(path: string): Readable {
-  const child = spawn("nix-store", ["--dump", path], { env: nixEnv(), stdio: ["ignore", "pipe", "inherit"] });
-  return child.stdout;
+  const child = spawn("nix-store", ["--dump", path], { env: nixEnv(), stdio: ["ignore", "pipe", "pipe"] });
+  const out = new PassThrough();
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout.pipe(out, { end: false });
+  let stdoutEnded = false;
+  let exit: number | null | undefined;
+  const finish = () => {
+    if (!stdoutEnded || exit === undefined) return;
+    if (exit === 0) out.end();
+    else out.destroy(new Error(`nix-store --dump ${path} exited with ${exit}: ${stderr}`));
+  };
+  child.stdout.on("end", () => {
+    stdoutEnded = true;
+    finish();
+  });
+  child.on("close", (code) => {
+    exit = code;
+    finish();
+  });
+  child.on("error", (err) => out.destroy(err));
+  return out;
 }
 
 export function baseName(path: string): string {
