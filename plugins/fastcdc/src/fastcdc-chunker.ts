@@ -74,6 +74,19 @@ export class FastCdcChunker implements Chunker {
     for await (const slice of source) {
       signal?.throwIfAborted();
       let offset = 0;
+      // Nothing buffered: cut straight out of the source slice while it holds a full window,
+      // which saves copying every byte into the working buffer first (large slices are the
+      // common case: 64 KiB socket reads, 1 MiB blocks).
+      if (start === end) {
+        start = end = 0;
+        while (slice.length - offset >= maxSize) {
+          const length = findCutPoint(slice, offset, slice.length, false, params);
+          if (length <= 0) throw new Error(`FastCDC made no progress on a full ${maxSize}-byte window`);
+          yield slice.slice(offset, offset + length);
+          signal?.throwIfAborted();
+          offset += length;
+        }
+      }
       while (offset < slice.length) {
         buf ??= new Uint8Array(2 * maxSize);
         if (end === buf.length) {
