@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFiles, dumpNar, uploadInfoFor } from "../helpers/nix.ts";
 import { collect, pseudoRandomBytes, slices } from "../helpers/data.ts";
-import { createCache, principal, ROOT, snapshot, startTestEngine, type TestEngine } from "../helpers/engine.ts";
+import { createCache, principal, ROOT, snapshot, startTestEngine, TEST_DBS, type TestEngine, type TestStorage } from "../helpers/engine.ts";
 
 let path: string;
 let nar: Buffer;
@@ -16,19 +16,27 @@ async function* thenFail(bytes: Uint8Array, after: number): AsyncGenerator<Uint8
   throw new Error("client went away");
 }
 
-describe.each([
+const CHUNKINGS = [
   ["chunked", { "nar-size-threshold": 1, "min-size": 4096, "avg-size": 16384, "max-size": 65536 }],
   ["unchunked", { "nar-size-threshold": 0, "min-size": 4096, "avg-size": 16384, "max-size": 65536 }],
-] as const)("bad uploads (%s) leave the database and storage as they were", (_mode, chunking) => {
+] as const;
+
+const MATRIX = [
+  ...TEST_DBS.flatMap((db) => CHUNKINGS.map(([mode, chunking]) => [mode, db, "local", chunking] as const)),
+  // S3: "nothing left behind" also means no object in the bucket (snapshot lists it).
+  ...CHUNKINGS.map(([mode, chunking]) => [mode, "sqlite", "s3", chunking] as const),
+] as const satisfies ReadonlyArray<readonly [string, string, TestStorage, unknown]>;
+
+describe.each(MATRIX)("bad uploads (%s, %s, %s storage) leave the database and storage as they were", (_mode, db, storage, chunking) => {
   let t: TestEngine;
   let baseline: Awaited<ReturnType<typeof snapshot>>;
 
   beforeAll(async () => {
-    t = await startTestEngine({ chunking });
+    t = await startTestEngine({ chunking }, { db, storage });
     await createCache(t.engine, "bad");
     baseline = await snapshot(t);
   });
-  afterAll(async () => t.close());
+  afterAll(async () => t?.close());
 
   const cases: Array<[string, (info: Record<string, unknown>) => [Record<string, unknown>, AsyncIterable<Uint8Array>], RegExp]> = [
     ["a wrong NAR hash", (i) => [{ ...i, nar_hash: `sha256:${"ab".repeat(32)}` }, slices(nar, 65536)], /Bad NAR Hash or Size/],

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFiles, dumpNar, uploadInfoFor } from "../helpers/nix.ts";
 import { pseudoRandomBytes } from "../helpers/data.ts";
-import { createCache, ROOT, snapshot, startTestEngine, type TestEngine } from "../helpers/engine.ts";
+import { createCache, ROOT, snapshot, startTestEngine, TEST_DBS, type TestEngine } from "../helpers/engine.ts";
 
-let t: TestEngine;
 let first: string;
 let second: string;
 
@@ -12,16 +11,24 @@ beforeAll(async () => {
   const shared = pseudoRandomBytes(11, 3 * 1024 * 1024);
   first = await addFiles("dedup-v1", { "lib/big.so": shared, "VERSION": "1.0.0\n" });
   second = await addFiles("dedup-v2", { "lib/big.so": shared, "VERSION": "1.0.1 with a longer note\n" });
-  t = await startTestEngine({
-    compression: { type: "zstd" },
-    chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
-  });
-  await createCache(t.engine, "alpha");
-  await createCache(t.engine, "beta");
 });
-afterAll(async () => t.close());
 
-describe("deduplication", () => {
+describe.each(TEST_DBS)("deduplication (%s)", (db) => {
+  let t: TestEngine;
+
+  beforeAll(async () => {
+    t = await startTestEngine(
+      {
+        compression: { type: "zstd" },
+        chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
+      },
+      { db },
+    );
+    await createCache(t.engine, "alpha");
+    await createCache(t.engine, "beta");
+  });
+  afterAll(async () => t?.close());
+
   it("stores a second version mostly as references to existing chunks", async () => {
     const r1 = await t.engine.uploads.uploadPath(ROOT, await uploadInfoFor("alpha", first), dumpNar(first));
     expect(r1).toMatchObject({ kind: "Uploaded", frac_deduplicated: 0 });

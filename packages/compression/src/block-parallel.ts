@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { abortableNext, releaseSource } from "./abortable-next.ts";
 
 /** Compresses one block into one self-contained frame/stream; rejects when `signal` aborts. */
@@ -34,6 +35,8 @@ export async function* compressInBlocks(
   signal?.throwIfAborted();
   // Cancels our own outstanding jobs on abort, on a failed block, or when the consumer stops early.
   const stop = new AbortController();
+  // Each in-flight job listens on it; keep Node's listener-leak warning for real leaks.
+  setMaxListeners(Math.max(10, maxInFlight + 2), stop.signal);
   const forwardAbort = (): void => stop.abort(signal?.reason);
   signal?.addEventListener("abort", forwardAbort, { once: true });
 

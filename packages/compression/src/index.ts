@@ -2,7 +2,7 @@ import { z } from "zod";
 import { COMPRESSOR, definePlugin } from "@attic-ts/core";
 import { NativeCompressor } from "./native-compressor.ts";
 
-export { NativeCompressor, DEFAULT_BLOCK_SIZE } from "./native-compressor.ts";
+export { NativeCompressor, DEFAULT_BLOCK_SIZE, DEFAULT_IN_FLIGHT_BYTES } from "./native-compressor.ts";
 export type { NativeCompressorOptions } from "./native-compressor.ts";
 export { WorkerPool, WorkerPoolClosedError, defaultWorkerUrl } from "./worker-pool.ts";
 export type { PoolJob, RunOptions, WorkerPoolOptions } from "./worker-pool.ts";

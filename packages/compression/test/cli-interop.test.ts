@@ -8,7 +8,8 @@ import { collect, mixedData, runCli, slices, textLike } from "./helpers.ts";
 
 // Cross-checks against the reference codecs: the zstd and xz CLIs (Debian zstd, xz-utils) and
 // zlib's brotli (the brotli CLI is not installed on every machine).
-const compressor = new NativeCompressor({ workers: 2 });
+// 1 MiB blocks, below the defaults, so the multi-MiB input becomes several zstd frames and xz streams.
+const compressor = new NativeCompressor({ workers: 2, blockSize: 1024 * 1024 });
 afterAll(() => compressor.close());
 
 const input = mixedData();
@@ -68,10 +69,14 @@ describe("zstd and xz against the CLIs", () => {
     expect(listing).toMatch(/Check: None/);
   });
 
-  it("xz output uses the CRC64 check, as xz(1) and Attic do", async () => {
-    const packed = await collect(compressor.compress("xz", slices(textLike(100_000))));
+  it("a multi-MiB xz body is several streams, each with the CRC64 check xz(1) and Attic use", async () => {
+    const packed = await collect(compressor.compress("xz", slices(input)));
     const robot = await withTempFile(packed, (file) => runCli("xz", ["--robot", "--list", file], new Uint8Array()));
-    expect(robot).toMatch(/\tCRC64\t/);
+    // totals <streams> <blocks> <compressed> <uncompressed> <ratio> <checks> ...
+    const totals = robot.split("\n").find((line) => line.startsWith("totals\t"))?.split("\t") ?? [];
+    expect(Number(totals[1])).toBeGreaterThan(1);
+    expect(Number(totals[4])).toBe(input.byteLength);
+    expect(totals[6]).toBe("CRC64");
   });
 });
 

@@ -12,10 +12,14 @@ const big = mixedData();
 
 describe("NativeCompressor round trips", () => {
   it.each(TYPES)("%s: empty, small and multi-MiB inputs in odd slices", async (type) => {
-    for (const input of [Buffer.alloc(0), Buffer.from("hello, attic"), big]) {
-      const packed = await collect(compressor.compress(type, slices(input)));
-      const unpacked = await collect(compressor.decompress(type, slices(packed, [3, 65_536, 1_000_003])));
-      expect(unpacked.equals(input)).toBe(true);
+    // Default blocks (one or two for `big`) and small ones (many blocks, many in flight).
+    const smallBlocks = new NativeCompressor({ pool: compressor.pool, blockSize: 100_000 });
+    for (const c of [compressor, smallBlocks]) {
+      for (const input of [Buffer.alloc(0), Buffer.from("hello, attic"), big]) {
+        const packed = await collect(c.compress(type, slices(input)));
+        const unpacked = await collect(c.decompress(type, slices(packed, [3, 65_536, 1_000_003])));
+        expect(unpacked.equals(input)).toBe(true);
+      }
     }
   });
 

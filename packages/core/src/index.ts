@@ -39,3 +39,4 @@ export * from "./engine/create-engine.ts";
 export * from "./nix/index.ts";
 export * from "./util/async-of.ts";
 export * from "./services/chunk-batch-writer.ts";
+export * from "./services/garbage-collector.ts";

@@ -3,17 +3,21 @@ import { pathToFileURL } from "node:url";
 import { ConfigError, type PluginDescriptor, type PluginKind } from "@attic-ts/core";
 import { fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
 import { nativeCompressionPlugin } from "@attic-ts/compression";
+import { postgresPlugin } from "@attic-ts/db-postgres";
 import { sqlitePlugin } from "@attic-ts/db-sqlite";
 import { localFsPlugin } from "@attic-ts/storage-local-fs";
+import { s3Plugin } from "@attic-ts/storage-s3";
 import { jwtAuthPlugin } from "@attic-ts/token";
 import type { Env } from "./config/xdg-paths.ts";
 
 type AnyPlugin = PluginDescriptor<any>;
 
-/** The plugins `atticd` ships with: local storage, SQLite, FastCDC, native compression, JWT. */
+/** The plugins `atticd` ships with: local and S3 storage, SQLite, PostgreSQL, FastCDC, native compression, JWT. */
 export const builtinPlugins: readonly AnyPlugin[] = [
   localFsPlugin,
+  s3Plugin,
   sqlitePlugin,
+  postgresPlugin,
   fastcdcPlugin,
   nativeCompressionPlugin,
   jwtAuthPlugin,

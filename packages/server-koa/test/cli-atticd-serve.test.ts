@@ -168,15 +168,6 @@ describe("atticd modes", { timeout: 180_000 }, () => {
     }
   });
 
-  it("accepts the garbage-collector modes but says they are not implemented yet (exit 2)", async () => {
-    for (const mode of ["garbage-collector", "garbage-collector-once"]) {
-      const result = await atticdOnce(["--mode", mode], box.env);
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("not implemented yet");
-      expect(result.stderr).toContain("garbage collection");
-    }
-  });
-
   it("rejects an unknown mode, an unknown flag and a bad --listen", async () => {
     const mode = await atticdOnce(["--mode", "serve-everything"], box.env);
     expect(mode.code).toBe(2);

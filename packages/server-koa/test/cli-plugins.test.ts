@@ -55,7 +55,7 @@ describe("third-party plugins from ATTIC_TS_PLUGINS", { timeout: 180_000 }, () =
     const merged = mergePlugins(builtinPlugins, [extraChunker, extraLocal, extraS3]);
     expect(merged.filter((p) => p.kind === "chunker")).toEqual([extraChunker]);
     expect(merged.filter((p) => p.kind === "storage")).toEqual([extraLocal, extraS3]);
-    expect(merged.filter((p) => p.kind === "database")).toHaveLength(1);
+    expect(merged.filter((p) => p.kind === "database").map((p) => p.type)).toEqual(["sqlite", "postgres"]);
   });
 
   it("atticd validates and serves with a storage type only the extra plugin provides", async () => {

@@ -16,5 +16,6 @@ export { KnexCacheRepository } from "./repositories/cache-repository.ts";
 export { KnexNarRepository } from "./repositories/nar-repository.ts";
 export { KnexChunkRepository } from "./repositories/chunk-repository.ts";
 export { KnexObjectRepository } from "./repositories/object-repository.ts";
+export { KnexGcRepository } from "./repositories/gc-repository.ts";
 export { toDatabaseError } from "./errors.ts";
 export { batches } from "./batch.ts";

@@ -3,6 +3,7 @@ import type {
   CacheRepository,
   ChunkRepository,
   Database,
+  GcRepository,
   IoOptions,
   NarRepository,
   ObjectRepository,
@@ -13,16 +14,18 @@ import { toDatabaseError } from "./errors.ts";
 import { migrate } from "./migrations/index.ts";
 import { KnexCacheRepository } from "./repositories/cache-repository.ts";
 import { KnexChunkRepository } from "./repositories/chunk-repository.ts";
+import { KnexGcRepository } from "./repositories/gc-repository.ts";
 import { KnexNarRepository } from "./repositories/nar-repository.ts";
 import { KnexObjectRepository } from "./repositories/object-repository.ts";
 
-/** The four repositories bound to one knex handle (the root instance or a transaction). */
+/** The repositories bound to one knex handle (the root instance or a transaction). */
 export function createRepositories(knex: Knex, dialect: Dialect): Repositories {
   return {
     caches: new KnexCacheRepository(knex, dialect),
     nars: new KnexNarRepository(knex, dialect),
     chunks: new KnexChunkRepository(knex, dialect),
     objects: new KnexObjectRepository(knex, dialect),
+    gc: new KnexGcRepository(knex, dialect),
   };
 }
 
@@ -40,6 +43,7 @@ export class KnexDatabase implements Database {
   readonly nars: NarRepository;
   readonly chunks: ChunkRepository;
   readonly objects: ObjectRepository;
+  readonly gc: GcRepository;
   #closed = false;
 
   constructor(
@@ -52,6 +56,7 @@ export class KnexDatabase implements Database {
     this.nars = repositories.nars;
     this.chunks = repositories.chunks;
     this.objects = repositories.objects;
+    this.gc = repositories.gc;
   }
 
   async migrate(options: IoOptions = {}): Promise<void> {

@@ -95,11 +95,47 @@ export interface ObjectRepository {
   touchObject(id: number, now: Date): Promise<void>;
 }
 
+/**
+ * Garbage collection queries (Attic's `gc.rs`, plus reclaiming rows a crashed upload left
+ * pending). Each batch call is one statement: on Postgres its rows are picked with
+ * `FOR UPDATE SKIP LOCKED`, so a racing upload's find-and-lock either wins or sees them gone.
+ */
+export interface GcRepository {
+  /**
+   * Every cache, soft-deleted ones included, whose `COALESCE(retention_period, defaultSeconds)`
+   * is not 0, with that effective retention in seconds.
+   */
+  cachesWithRetention(defaultSeconds: number): Promise<Array<{ cacheId: number; retentionSeconds: number }>>;
+  /**
+   * Deletes the cache's objects created before `cutoff` and not accessed since (`last_accessed_at`
+   * NULL or before `cutoff`). Returns how many were deleted.
+   */
+  expireObjects(cacheId: number, cutoff: Date): Promise<number>;
+  /** Deletes up to `limit` valid, unheld NARs no object points at (chunkrefs cascade). Returns the count. */
+  deleteOrphanNars(limit: number): Promise<number>;
+  /**
+   * Deletes up to `limit` NARs still pending (`P`) that were created before `olderThan`: left
+   * by an upload that died (Attic #64). Their chunkrefs and objects cascade. Returns the count.
+   */
+  deleteStalePendingNars(olderThan: Date, limit: number): Promise<number>;
+  /**
+   * Sets state `D` on up to `limit` chunks that no chunkref points at and that are either valid
+   * with `holders_count = 0`, or pending (`P`) and created before `pendingOlderThan` whatever
+   * their `holders_count` (a crashed upload's hold never drops). Returns the count.
+   */
+  markOrphanChunksDeleted(pendingOlderThan: Date, limit: number): Promise<number>;
+  /** Up to `limit` chunks in state `D` with an id above `afterId` (default 0), in id order. */
+  chunksToDelete(limit: number, afterId?: number): Promise<ChunkRow[]>;
+  /** Deletes those chunk rows that are still in state `D`. Returns how many were deleted. */
+  deleteChunkRows(ids: readonly number[]): Promise<number>;
+}
+
 export interface Repositories {
   readonly caches: CacheRepository;
   readonly nars: NarRepository;
   readonly chunks: ChunkRepository;
   readonly objects: ObjectRepository;
+  readonly gc: GcRepository;
 }
 
 /** The metadata database. Its repositories run outside a transaction (autocommit). */

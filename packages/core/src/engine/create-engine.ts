@@ -13,6 +13,7 @@ import type { PluginDescriptor } from "../plugin.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { BinaryCacheService } from "../services/binary-cache-service.ts";
 import { CacheConfigService } from "../services/cache-config-service.ts";
+import { GarbageCollector, GC_OPTIONS, type GarbageCollectorOptions } from "../services/garbage-collector.ts";
 import { MissingPathsService } from "../services/missing-paths-service.ts";
 import { UploadService } from "../services/upload-service.ts";
 import { selectPlugins } from "./select-plugins.ts";
@@ -28,6 +29,8 @@ export interface EngineOptions {
   clock?: Clock;
   /** Apply database migrations at start (Attic does so in `monolithic` mode). Default true. */
   migrate?: boolean;
+  /** Garbage collector tuning (batch size, pending grace period); defaults otherwise. */
+  gc?: GarbageCollectorOptions;
 }
 
 /** A running engine: the services a host or an embedding program calls. */
@@ -38,6 +41,8 @@ export interface Engine {
   readonly uploads: UploadService;
   readonly missingPaths: MissingPathsService;
   readonly binaryCache: BinaryCacheService;
+  /** Garbage collection: `runOnce()` or `runPeriodically(interval, signal)`. */
+  readonly gc: GarbageCollector;
   readonly database: Database;
   readonly storage: BlobStore;
   /** Null when no signing material is configured (tokens cannot be verified or minted). */
@@ -61,6 +66,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   container.registerInstance(LOGGER, logger);
   container.registerInstance(CLOCK, options.clock ?? systemClock);
   container.registerInstance(LIFECYCLE, lifecycle);
+  container.registerInstance(GC_OPTIONS, options.gc ?? {});
 
   for (const { plugin, rawConfig, key } of selectPlugins(config, options.plugins, source)) {
     const pluginConfig = parseConfig(plugin.configSchema, rawConfig, source, key);
@@ -82,6 +88,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
       uploads: container.resolve(UploadService),
       missingPaths: container.resolve(MissingPathsService),
       binaryCache: container.resolve(BinaryCacheService),
+      gc: container.resolve(GarbageCollector),
       database,
       storage,
       tokens,

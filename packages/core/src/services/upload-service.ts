@@ -218,14 +218,18 @@ export class UploadService {
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
       let seq = 0;
+      // Batches grow 1, 2, 4 ... batchSize, so the first chunks are stored at once even when
+      // the client sends slowly or stalls, and a long NAR still gets full batches.
+      let target = 1;
       for await (const data of this.chunker.chunk(hashing, { signal: stop.signal })) {
         batch.push(data);
         batchBytes += data.length;
-        if (batch.length >= this.batchSize || batchBytes >= BATCH_BYTES) {
+        if (batch.length >= target || batchBytes >= BATCH_BYTES) {
           await launch(batch, seq);
           seq += batch.length;
           batch = [];
           batchBytes = 0;
+          target = Math.min(target * 2, this.batchSize);
         }
       }
       if (batch.length > 0) await launch(batch, seq);

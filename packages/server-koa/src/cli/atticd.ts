@@ -113,15 +113,14 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
   }
 
   printError(`Attic Server ${packageVersion()} (attic-ts)`);
-  if (mode === "garbage-collector" || mode === "garbage-collector-once") {
-    printError(`atticd: --mode ${mode} is not implemented yet: garbage collection comes in a later attic-ts release`);
-    return EXIT_USAGE;
-  }
 
   const logger = createCliLogger(env, "atticd");
   let engine: Engine | undefined;
   let host: HttpHost | undefined;
   let signals: ReturnType<typeof onShutdownSignals> | undefined;
+  // Cancels garbage collection (a run in progress and the periodic loop) on shutdown.
+  const gcAbort = new AbortController();
+  let periodicGc: Promise<void> | undefined;
   try {
     if (mode === "monolithic" && isFirstRun(locateServerConfig({ configPath: args.config, env }))) {
       await runOobe({ env, write: (text) => process.stderr.write(text) });
@@ -144,12 +143,14 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
       logger.warn("second signal: aborting in-flight requests now");
       void host?.shutdown();
     });
+    void signals.signal.then(() => gcAbort.abort());
     engine = await createEngine({
       config: raw,
       configSource: source,
       plugins,
       logger: asCoreLogger(logger),
-      migrate: mode !== "api-server",
+      // Like Attic, only these two modes migrate; the others expect a migrated database.
+      migrate: mode === "monolithic" || mode === "db-migrations",
     });
     if (mode === "db-migrations") {
       logger.info("database migrations applied");
@@ -159,8 +160,21 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
       return EXIT_OK;
     }
 
-    if (mode === "monolithic" && engine.config["garbage-collection"].interval > 0) {
-      logger.warn("periodic garbage collection is not implemented yet in attic-ts; nothing is collected");
+    const gcInterval = engine.config["garbage-collection"].interval;
+    if (mode === "garbage-collector-once" || mode === "garbage-collector") {
+      // runOnce logs the report; the periodic loop logs each run's.
+      if (mode === "garbage-collector-once") await engine.gc.runOnce({ signal: gcAbort.signal });
+      else await engine.gc.runPeriodically(gcInterval, gcAbort.signal);
+      const stopping = engine;
+      engine = undefined;
+      await stopping.stop();
+      logger.info("stopped");
+      return EXIT_OK;
+    }
+
+    if (mode === "monolithic") {
+      if (gcInterval > 0) periodicGc = engine.gc.runPeriodically(gcInterval, gcAbort.signal);
+      else logger.info("periodic garbage collection is disabled (garbage-collection.interval = 0)");
     }
     const app = createApp(engine, { logger: asCoreLogger(logger) });
     host = await startHttpHost(app.callback(), listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
@@ -169,13 +183,16 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
     const signal = await signals.signal;
     logger.info({ signal, graceSeconds }, "shutting down: waiting for in-flight requests");
     await host.shutdown();
+    await periodicGc;
     const stopping = engine;
     engine = undefined;
     await stopping.stop();
     logger.info("stopped");
     return EXIT_OK;
   } catch (err) {
+    gcAbort.abort();
     await host?.shutdown().catch(() => {});
+    await periodicGc;
     await engine?.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, "engine stop failed"));
     return reportFailure("atticd", err);
   } finally {

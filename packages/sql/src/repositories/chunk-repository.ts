@@ -78,7 +78,11 @@ export class KnexChunkRepository implements ChunkRepository {
           .update({
             state: "V",
             file_hash: this.knex.raw(`CASE ?? ${whens} END`, ["id", ...batch.flatMap((f) => [f.id, f.fileHash])]),
-            file_size: this.knex.raw(`CASE ?? ${whens} END`, ["id", ...batch.flatMap((f) => [f.id, f.fileSize])]),
+            // Postgres types the CASE from its untyped parameters as text, which a bigint
+            // column refuses; SQLite's dynamic typing needs (and gets) no cast.
+            file_size: this.knex.raw(this.dialect.kind === "postgres" ? `CAST(CASE ?? ${whens} END AS bigint)` : `CASE ?? ${whens} END`, [
+              "id", ...batch.flatMap((f) => [f.id, f.fileSize]),
+            ]),
           });
       }
     });
