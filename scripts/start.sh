@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ]; then
+  bash scripts/install-system-deps.sh --build
   npm ci
 fi
 # The local compiler: no npx update notices, and the version the lockfile pins.
