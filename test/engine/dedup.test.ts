@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFiles, dumpNar, uploadInfoFor } from "../helpers/nix.ts";
-import { pseudoRandomBytes } from "../helpers/data.ts";
+import { NativeCompressor } from "@attic-ts/compression";
+import { collect, pseudoRandomBytes, slices } from "../helpers/data.ts";
 import { createCache, ROOT, snapshot, startTestEngine, TEST_DBS, type TestEngine } from "../helpers/engine.ts";
+
+const decoder = new NativeCompressor({ workers: 1 });
+afterAll(async () => decoder.close());
 
 let first: string;
 let second: string;
@@ -68,5 +72,41 @@ describe.each(TEST_DBS)("deduplication (%s)", (db) => {
     const have = (await uploadInfoFor("alpha", first)).store_path_hash;
     const absent = "0".repeat(32);
     expect(await t.engine.missingPaths.getMissingPaths(ROOT, "alpha", [have, absent, absent])).toEqual([absent]);
+  });
+});
+
+describe.each(TEST_DBS)("concurrent pushes of one NAR (%s)", (db) => {
+  it.each([
+    ["chunked", 1],
+    ["whole", 0],
+  ] as const)("end with exactly one valid NAR row (%s)", async (_mode, threshold) => {
+    const path = await addFiles(`race-${db}-${threshold}`, { "data.bin": pseudoRandomBytes(31 + threshold, 700_000) });
+    const t = await startTestEngine(
+      { chunking: { "nar-size-threshold": threshold, "min-size": 4096, "avg-size": 16384, "max-size": 65536 } },
+      { db },
+    );
+    try {
+      await createCache(t.engine, "race");
+      const info = await uploadInfoFor("race", path);
+      const nar = await collect(dumpNar(path));
+      // Every push starts before any commits: none can take the NAR-level dedup shortcut.
+      const results = await Promise.all(Array.from({ length: 8 }, () => t.engine.uploads.uploadPath(ROOT, info, slices(nar, 65536))));
+      expect(results.filter((r) => r.kind === "Uploaded").length).toBeGreaterThanOrEqual(1);
+      const valid = await t.inspect("nar").where({ state: "V" });
+      expect(valid).toHaveLength(1);
+      const state = await snapshot(t);
+      expect(state.nar).toBe(1);
+      expect(state.object).toBe(1);
+      expect(state.pendingOrHeld).toBe(0);
+      // Only the winner's chunks remain: as many files as chunk rows, all referenced.
+      expect(state.files).toHaveLength(state.chunk);
+      expect(state.chunkref).toBe(valid[0].num_chunks);
+      const served = await t.engine.binaryCache.nar(ROOT, "race", `${info.store_path_hash}.nar`);
+      if (served.body.kind !== "stream") throw new Error("expected a stream");
+      const plain = await collect(decoder.decompress("zstd", served.body.stream));
+      expect(plain.equals(nar)).toBe(true);
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -34,6 +34,13 @@ export interface NarRepository {
   findAndLockNar(narHash: string): Promise<NarRow | null>;
   /** Decrements `holders_count` (never below zero). */
   releaseNar(id: number): Promise<void>;
+  /**
+   * For use inside the transaction that commits a new NAR: serialises commits of NARs with this
+   * hash (a transaction-scoped advisory lock on Postgres; SQLite runs one write transaction at a
+   * time), then finds a valid NAR with that hash and no missing chunk, committed by a racing
+   * upload, and locks it like `findAndLockNar`. Null when there is none: the caller's NAR wins.
+   */
+  claimNarHash(narHash: string): Promise<NarRow | null>;
   /** True when a chunk of that NAR is missing (chunkref without a valid chunk). */
   narHasMissingChunks(narId: number): Promise<boolean>;
   insertNar(nar: NewNar): Promise<number>;

@@ -126,6 +126,18 @@ export class UploadService {
     return { kind: "Deduplicated", frac_deduplicated: null };
   }
 
+  /**
+   * A racing upload of the same NAR committed first (seen inside our commit transaction): the
+   * object now points at its NAR, and what this request stored is removed, so concurrent pushes
+   * of one path end with exactly one NAR row. The client gets Attic's "Deduplicated".
+   */
+  private async lostRace(session: UploadSession, winner: number): Promise<UploadPathResult> {
+    session.holdNar(winner);
+    await session.release();
+    await session.discardCreated();
+    return { kind: "Deduplicated", frac_deduplicated: null };
+  }
+
   private async uploadWhole(
     session: UploadSession,
     cache: CacheRow,
@@ -143,7 +155,12 @@ export class UploadService {
         signal,
       );
       if (body.excess) throw new RequestError(BAD_NAR);
-      await this.db.transaction(async (tx) => {
+      const winner = await this.db.transaction(async (tx) => {
+        const racing = await tx.nars.claimNarHash(narHash);
+        if (racing) {
+          await tx.objects.upsertObject(this.objectRow(cache, principal, info, racing.id));
+          return racing.id;
+        }
         const narId = await tx.nars.insertNar({
           state: "V",
           narHash,
@@ -154,7 +171,9 @@ export class UploadService {
         });
         await tx.nars.insertChunkRefs(narId, [chunk.id]);
         await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
+        return null;
       });
+      if (winner !== null) return await this.lostRace(session, winner);
       return { kind: "Uploaded", file_size: chunk.fileSize, frac_deduplicated: null };
     } catch (err) {
       await session.release();
@@ -238,11 +257,21 @@ export class UploadService {
       if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {
         throw new RequestError(BAD_NAR);
       }
-      await this.db.transaction(async (tx) => {
+      const winner = await this.db.transaction(async (tx) => {
+        const racing = await tx.nars.claimNarHash(narHash);
+        if (racing) {
+          await tx.objects.upsertObject(this.objectRow(cache, principal, info, racing.id));
+          return racing.id;
+        }
         await tx.nars.insertChunkRefs(narId, chunkIds);
         await tx.nars.markNarValid(narId, chunkIds.length);
         await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
+        return null;
       });
+      if (winner !== null) {
+        await this.db.nars.deleteNar(narId);
+        return await this.lostRace(session, winner);
+      }
       const frac = info.nar_size === 0 ? 0 : dedupBytes / info.nar_size;
       return { kind: "Uploaded", file_size: fileSize, frac_deduplicated: frac };
     } catch (err) {

@@ -11,7 +11,7 @@ import type { RemoteFile } from "../storage/remote-file.ts";
 export class UploadSession {
   readonly held: number[] = [];
   readonly created: Array<{ id: number; ref: RemoteFile }> = [];
-  #narLock: number | null = null;
+  readonly #narLocks: number[] = [];
 
   constructor(
     private readonly db: Database,
@@ -20,18 +20,14 @@ export class UploadSession {
   ) {}
 
   holdNar(id: number): void {
-    this.#narLock = id;
+    this.#narLocks.push(id);
   }
 
   /** Drops every hold this request took (chunks and NAR). Safe to call once at the end. */
   async release(): Promise<void> {
     const held = this.held.splice(0);
     if (held.length > 0) await this.db.chunks.releaseChunks(held);
-    if (this.#narLock !== null) {
-      const id = this.#narLock;
-      this.#narLock = null;
-      await this.db.nars.releaseNar(id);
-    }
+    for (const id of this.#narLocks.splice(0)) await this.db.nars.releaseNar(id);
   }
 
   /**

@@ -29,6 +29,32 @@ export class KnexNarRepository implements NarRepository {
     });
   }
 
+  claimNarHash(narHash: string): Promise<NarRow | null> {
+    return runQuery(this.dialect, "claimNarHash", async () => {
+      if (this.dialect.rowLocks) {
+        // Two uploads of one NAR on two replicas both get here; the second waits for the first
+        // to commit and then sees its NAR. Held until this transaction ends.
+        await this.knex.raw("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [narHash]);
+      }
+      // Not SKIP LOCKED here: a racing upload's holders_count update locks the row for a moment,
+      // and skipping it would make us commit a second NAR.
+      const pick = this.knex("nar").select("id").where({ nar_hash: narHash, state: "V" }).limit(1);
+      if (this.dialect.rowLocks) pick.forUpdate();
+      const rows = (await this.knex("nar")
+        .update({ holders_count: this.knex.raw("?? + 1", ["holders_count"]) })
+        .whereIn("id", pick)
+        .returning("*")) as DbRecord[];
+      const row = rows[0];
+      if (!row) return null;
+      const nar = mapNar(row, this.dialect);
+      if (await this.narHasMissingChunks(nar.id)) {
+        await this.releaseNar(nar.id);
+        return null;
+      }
+      return nar;
+    });
+  }
+
   narHasMissingChunks(narId: number): Promise<boolean> {
     return runQuery(this.dialect, "narHasMissingChunks", async () => {
       // Attic checks `chunk_id IS NULL`; a chunk that exists but is not valid is missing too.
