@@ -40,3 +40,4 @@ export * from "./nix/index.ts";
 export * from "./util/async-of.ts";
 export * from "./services/chunk-batch-writer.ts";
 export * from "./services/garbage-collector.ts";
+export * from "./util/abortable.ts";

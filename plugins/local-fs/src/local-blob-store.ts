@@ -3,7 +3,7 @@ import { mkdir, open, opendir, readFile, readdir, rename, rm, stat, unlink, writ
 import type { FileHandle } from "node:fs/promises";
 import { addAbortSignal } from "node:stream";
 import { dirname, join, resolve } from "node:path";
-import { BlobNotFoundError, StorageError } from "@attic-ts/core";
+import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
 import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
 
 /** Attic's current local layout (PR #98): `{path}/{k[0]}/{k[0..2]}/{k}`. */
@@ -272,41 +272,4 @@ async function syncDirectory(dir: string): Promise<void> {
   if (!handle) return;
   await handle.sync().catch(() => undefined);
   await handle.close().catch(() => undefined);
-}
-
-/**
- * Iterates `body`, but rejects with the signal's reason as soon as it aborts, even while the
- * source is stalled waiting for network input; the source is then told to stop (`return()`).
- */
-async function* abortable(body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
-  if (!signal) {
-    yield* body;
-    return;
-  }
-  const iterator: AsyncIterator<Uint8Array> | Iterator<Uint8Array> =
-    Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : (body as Iterable<Uint8Array>)[Symbol.iterator]();
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  let finished = false;
-  try {
-    for (;;) {
-      signal.throwIfAborted();
-      const next = Promise.resolve(iterator.next());
-      next.catch(() => undefined); // abandoned after an abort; its late failure is not ours to report
-      const step = await Promise.race([next, aborted]);
-      if (step.done) {
-        finished = true;
-        return;
-      }
-      yield step.value;
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    // Not awaited: a stalled source may never settle, and the caller must not wait for it.
-    if (!finished) Promise.resolve(iterator.return?.()).catch(() => undefined);
-  }
 }

@@ -5,7 +5,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError } from "@attic-ts/core";
 import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
-import { abortable } from "./abortable.ts";
+import { abortable } from "@attic-ts/core";
 import type { S3StorageConfig } from "./config.ts";
 import { ResumingReadStream } from "./resuming-read-stream.ts";
 import type { ObjectPart } from "./resuming-read-stream.ts";

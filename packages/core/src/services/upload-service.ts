@@ -3,7 +3,7 @@ import type { Principal } from "../auth/principal.ts";
 import type { Chunker } from "../chunking/chunker.ts";
 import type { Clock } from "../clock.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
-import type { Database } from "../database/database.ts";
+import type { Database, Repositories } from "../database/database.ts";
 import type { CacheRow, NewObject } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CHUNKER, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER } from "../di/tokens.ts";
@@ -127,6 +127,26 @@ export class UploadService {
   }
 
   /**
+   * The commit of a new NAR: unless a racing upload committed a NAR with the same hash first,
+   * `makeValid` makes ours valid; either way the object points at the NAR that won. Resolves to
+   * the racing NAR's id when ours lost, else null.
+   */
+  private commitNar(
+    narHash: string,
+    cache: CacheRow,
+    principal: Principal,
+    info: UploadPathNarInfo,
+    makeValid: (tx: Repositories) => Promise<number>,
+  ): Promise<number | null> {
+    return this.db.transaction(async (tx) => {
+      const racing = await tx.nars.claimNarHash(narHash);
+      const narId = racing ? racing.id : await makeValid(tx);
+      await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
+      return racing ? racing.id : null;
+    });
+  }
+
+  /**
    * A racing upload of the same NAR committed first (seen inside our commit transaction): the
    * object now points at its NAR, and what this request stored is removed, so concurrent pushes
    * of one path end with exactly one NAR row. The client gets Attic's "Deduplicated".
@@ -155,12 +175,7 @@ export class UploadService {
         signal,
       );
       if (body.excess) throw new RequestError(BAD_NAR);
-      const winner = await this.db.transaction(async (tx) => {
-        const racing = await tx.nars.claimNarHash(narHash);
-        if (racing) {
-          await tx.objects.upsertObject(this.objectRow(cache, principal, info, racing.id));
-          return racing.id;
-        }
+      const winner = await this.commitNar(narHash, cache, principal, info, async (tx) => {
         const narId = await tx.nars.insertNar({
           state: "V",
           narHash,
@@ -170,8 +185,7 @@ export class UploadService {
           createdAt: this.clock.now(),
         });
         await tx.nars.insertChunkRefs(narId, [chunk.id]);
-        await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
-        return null;
+        return narId;
       });
       if (winner !== null) return await this.lostRace(session, winner);
       return { kind: "Uploaded", file_size: chunk.fileSize, frac_deduplicated: null };
@@ -257,16 +271,10 @@ export class UploadService {
       if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {
         throw new RequestError(BAD_NAR);
       }
-      const winner = await this.db.transaction(async (tx) => {
-        const racing = await tx.nars.claimNarHash(narHash);
-        if (racing) {
-          await tx.objects.upsertObject(this.objectRow(cache, principal, info, racing.id));
-          return racing.id;
-        }
+      const winner = await this.commitNar(narHash, cache, principal, info, async (tx) => {
         await tx.nars.insertChunkRefs(narId, chunkIds);
         await tx.nars.markNarValid(narId, chunkIds.length);
-        await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
-        return null;
+        return narId;
       });
       if (winner !== null) {
         await this.db.nars.deleteNar(narId);

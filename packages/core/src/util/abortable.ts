@@ -1,3 +1,4 @@
+// Shared by storage plugins: a write must stop at once when its request is aborted.
 /**
  * Iterates `body`, but rejects with the signal's reason as soon as it aborts, even while the
  * source is stalled waiting for network input; the source is then told to stop (`return()`).
