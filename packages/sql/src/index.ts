@@ -19,3 +19,4 @@ export { KnexObjectRepository } from "./repositories/object-repository.ts";
 export { KnexGcRepository } from "./repositories/gc-repository.ts";
 export { toDatabaseError } from "./errors.ts";
 export { batches } from "./batch.ts";
+export { attachDatabaseLifecycle, HEARTBEAT_INTERVAL_MS, type DatabaseLifecycleOptions } from "./database-lifecycle.ts";

@@ -1,5 +1,5 @@
 import { DATABASE, definePlugin } from "@attic-ts/core";
-import { KnexDatabase, postgresDialect } from "@attic-ts/sql";
+import { attachDatabaseLifecycle, KnexDatabase, postgresDialect } from "@attic-ts/sql";
 import { parsePostgresUrl, postgresConfigSchema, type PostgresConfig } from "./config.ts";
 import { createPostgresKnex, verifyPostgres } from "./connect.ts";
 
@@ -22,9 +22,6 @@ export {
   verifyPostgres,
   type PostgresPoolOptions,
 } from "./connect.ts";
-
-/** Attic's heartbeat period (ms): `SELECT 'heartbeat'` once a minute when enabled. */
-const HEARTBEAT_INTERVAL_MS = 60_000;
 
 /**
  * The PostgreSQL database plugin (`database.url = "postgres://..."` or `"postgresql://..."`).
@@ -51,19 +48,12 @@ export const postgresPlugin = definePlugin<PostgresConfig>({
     const db = new KnexDatabase(knex, postgresDialect);
     container.registerInstance(DATABASE, db);
 
-    let heartbeat: ReturnType<typeof setInterval> | undefined;
-    ctx.lifecycle.onStart(async () => {
-      await verifyPostgres(knex, config.url);
-      if (config.heartbeat) {
-        heartbeat = setInterval(() => {
-          knex.raw("SELECT 'heartbeat'").catch((err: unknown) => ctx.logger.warn({ err }, "database heartbeat failed"));
-        }, HEARTBEAT_INTERVAL_MS);
-        heartbeat.unref();
-      }
-    });
-    ctx.lifecycle.onStop(async () => {
-      if (heartbeat) clearInterval(heartbeat);
-      await db.close();
+    attachDatabaseLifecycle(ctx.lifecycle, {
+      knex,
+      db,
+      verify: () => verifyPostgres(knex, config.url),
+      heartbeat: config.heartbeat === true,
+      logger: ctx.logger,
     });
   },
 });

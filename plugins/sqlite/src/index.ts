@@ -1,13 +1,10 @@
 import { DATABASE, definePlugin } from "@attic-ts/core";
-import { KnexDatabase, sqliteDialect } from "@attic-ts/sql";
+import { attachDatabaseLifecycle, KnexDatabase, sqliteDialect } from "@attic-ts/sql";
 import { parseSqliteUrl, sqliteConfigSchema, type SqliteConfig } from "./config.ts";
 import { createSqliteKnex, verifySqlite } from "./connect.ts";
 
 export { parseSqliteUrl, sqliteConfigSchema, type SqliteConfig, type SqliteOpenMode, type SqliteTarget } from "./config.ts";
 export { BUSY_TIMEOUT_MS, createSqliteKnex, openSqliteDatabase, sqliteUriFor, verifySqlite } from "./connect.ts";
-
-/** Attic's heartbeat period (ms): `SELECT 'heartbeat'` once a minute when enabled. */
-const HEARTBEAT_INTERVAL_MS = 60_000;
 
 /**
  * The SQLite database plugin (`database.url = "sqlite://...")`). It binds `DATABASE` to a
@@ -26,19 +23,12 @@ export const sqlitePlugin = definePlugin<SqliteConfig>({
     const db = new KnexDatabase(knex, sqliteDialect);
     container.registerInstance(DATABASE, db);
 
-    let heartbeat: ReturnType<typeof setInterval> | undefined;
-    ctx.lifecycle.onStart(async () => {
-      await verifySqlite(knex, target);
-      if (config.heartbeat) {
-        heartbeat = setInterval(() => {
-          knex.raw("SELECT 'heartbeat'").catch((err: unknown) => ctx.logger.warn({ err }, "database heartbeat failed"));
-        }, HEARTBEAT_INTERVAL_MS);
-        heartbeat.unref();
-      }
-    });
-    ctx.lifecycle.onStop(async () => {
-      if (heartbeat) clearInterval(heartbeat);
-      await db.close();
+    attachDatabaseLifecycle(ctx.lifecycle, {
+      knex,
+      db,
+      verify: () => verifySqlite(knex, target),
+      heartbeat: config.heartbeat === true,
+      logger: ctx.logger,
     });
   },
 });

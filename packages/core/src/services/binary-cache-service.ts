@@ -6,7 +6,7 @@ import type { ChunkRow, ObjectWithNar } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE } from "../di/tokens.ts";
 import type { Compressor } from "../compression/compressor.ts";
-import { IncompleteNarError, NoSuchObjectError, NotFoundError, StorageError } from "../errors.ts";
+import { IncompleteNarError, NoSuchObjectError, NotFoundError } from "../errors.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { narInfoFingerprint } from "../nix/fingerprint.ts";
 import { serializeNarInfo, serializeNixCacheInfo } from "../nix/narinfo.ts";
@@ -14,7 +14,7 @@ import { parseSigningKey } from "../nix/signing-key.ts";
 import { isValidStorePathHash } from "../nix/store-path.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
-import { concatChunkStreams } from "./concat-chunk-streams.ts";
+import { concatChunkStreams, openStream } from "./concat-chunk-streams.ts";
 
 /** A binary-cache answer and whether the cache is public (`X-Attic-Cache-Visibility`). */
 export interface Served<T> {
@@ -137,9 +137,7 @@ export class BinaryCacheService {
       const compressor = this.compressor;
       const store = this.store;
       return (async function* () {
-        const download = await store.open(ref, { preferStream: true, ...(signal ? { signal } : {}) });
-        if (download.kind !== "stream") throw new StorageError("storage answered a URL where a stream was required");
-        yield* compressor.decompress("br", download.stream, signal ? { signal } : {});
+        yield* compressor.decompress("br", await openStream(store, ref, signal), signal ? { signal } : {});
       })();
     };
   }

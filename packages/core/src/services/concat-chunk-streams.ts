@@ -3,7 +3,8 @@ import type { BlobStore } from "../storage/blob-store.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { StorageError } from "../errors.ts";
 
-async function openStream(store: BlobStore, ref: RemoteFile, signal?: AbortSignal): Promise<Readable> {
+/** Opens a stored file as a stream (never a redirect URL). */
+export async function openStream(store: BlobStore, ref: RemoteFile, signal?: AbortSignal): Promise<Readable> {
   const download = await store.open(ref, { preferStream: true, ...(signal ? { signal } : {}) });
   if (download.kind !== "stream") throw new StorageError("storage answered a URL where a stream was required");
   return download.stream;

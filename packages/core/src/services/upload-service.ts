@@ -153,8 +153,7 @@ export class UploadService {
    */
   private async lostRace(session: UploadSession, winner: number): Promise<UploadPathResult> {
     session.holdNar(winner);
-    await session.release();
-    await session.discardCreated();
+    await session.abandon();
     return { kind: "Deduplicated", frac_deduplicated: null };
   }
 
@@ -190,8 +189,7 @@ export class UploadService {
       if (winner !== null) return await this.lostRace(session, winner);
       return { kind: "Uploaded", file_size: chunk.fileSize, frac_deduplicated: null };
     } catch (err) {
-      await session.release();
-      await session.discardCreated();
+      await session.abandon();
       throw err;
     }
   }
@@ -286,8 +284,7 @@ export class UploadService {
       stop.abort(err);
       await Promise.allSettled(tasks);
       await this.db.nars.deleteNar(narId).catch((e: unknown) => this.logger.warn({ err: e, narId }, "could not delete a failed NAR"));
-      await session.release();
-      await session.discardCreated();
+      await session.abandon();
       throw failure ?? err;
     } finally {
       signal?.removeEventListener("abort", onAbort);

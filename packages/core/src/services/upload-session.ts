@@ -44,4 +44,13 @@ export class UploadSession {
       }
     }
   }
+
+  /**
+   * After a failed or superseded upload: drops every hold, then removes what this request
+   * created and nobody picked up. The order matters: a chunk is only deleted once unheld.
+   */
+  async abandon(): Promise<void> {
+    await this.release();
+    await this.discardCreated();
+  }
 }
