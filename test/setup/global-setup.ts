@@ -2,6 +2,7 @@ import type { TestProject } from "vitest/node";
 import { requireNix } from "../helpers/nix.ts";
 import { startPostgres } from "./postgres.ts";
 import { startCephRgw } from "./ceph.ts";
+import { sharedServicesFromEnv } from "./shared-services.ts";
 
 declare module "vitest" {
   interface ProvidedContext {
@@ -19,6 +20,14 @@ declare module "vitest" {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   await requireNix();
+  // Several developers' runs on one machine may share services started once by
+  // test/setup/dev-services.ts (two Ceph clusters starting at the same instant can fail).
+  const shared = sharedServicesFromEnv(process.env);
+  if (shared) {
+    project.provide("postgresUrl", shared.postgresUrl);
+    project.provide("s3", shared.s3);
+    return async () => undefined;
+  }
   const postgres = await startPostgres();
   project.provide("postgresUrl", postgres.url);
   // S3: one Ceph RADOS Gateway per run (about 12 s to start).
