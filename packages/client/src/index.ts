@@ -1,1 +1,11 @@
-export {};
+export { main, type MainOptions } from "./main.ts";
+export type { CliIo } from "./io.ts";
+export { ApiClient, USER_AGENT, NAR_INFO_PREAMBLE_THRESHOLD } from "./api/api-client.ts";
+export { ApiError } from "./api/api-error.ts";
+export { parseCacheRef, type CacheRef } from "./cache-ref.ts";
+export { loadClientConfig, saveClientConfig, resolveCache, serverToken, type ClientConfigData, type ServerConfig } from "./config/client-config.ts";
+export { NixConf } from "./nix-conf/nix-conf.ts";
+export { Netrc } from "./nix-conf/netrc.ts";
+export { NixCli, type PathInfo } from "./nix/nix-cli.ts";
+export { PushSession, ATTIC_SESSION_TIMING, type PushSessionTiming } from "./push/push-session.ts";
+export { planPush, type PushPlan } from "./push/push-plan.ts";
