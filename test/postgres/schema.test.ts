@@ -81,7 +81,11 @@ describe("PostgreSQL schema after all migrations", () => {
   it("has exactly Attic's tables", async () => {
     const tables = (await q("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"))
       .map((r) => r.table_name);
-    expect(tables).toEqual(["cache", "chunk", "chunkref", "nar", "object", "seaql_migrations"]);
+    // Attic's tables, plus attic-ts's own (new tables only; Attic's are untouched).
+    expect(tables).toEqual([
+      "attic_ts_gc_lock", "attic_ts_lease", "attic_ts_lease_hold", "attic_ts_migrations",
+      "cache", "chunk", "chunkref", "nar", "object", "seaql_migrations",
+    ]);
   });
 
   it.each(Object.keys(COLUMNS))("table %s has Attic's columns, Postgres types, nullability and defaults", async (table) => {
@@ -118,7 +122,8 @@ describe("PostgreSQL schema after all migrations", () => {
          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
         GROUP BY i.relname, t.relname, ix.indisunique`,
     );
-    const actual = Object.fromEntries(rows.filter((r) => String(r.name).startsWith("idx-")).map((r) => [r.name, [r.tbl, r.cols, r.uniq]]));
+    const attics = rows.filter((r) => !String(r.tbl).startsWith("attic_ts_"));
+    const actual = Object.fromEntries(attics.filter((r) => String(r.name).startsWith("idx-")).map((r) => [r.name, [r.tbl, r.cols, r.uniq]]));
     expect(actual).toEqual({
       "idx-cache-name": ["cache", ["name"], false],
       "idx-nar-nar-hash": ["nar", ["nar_hash"], false],
@@ -130,7 +135,7 @@ describe("PostgreSQL schema after all migrations", () => {
       "idx-nar-state-holders": ["nar", ["state", "holders_count"], false],
     });
     // Only these unique indexes besides primary keys (nar's old remote_file_id went with its column).
-    const unique = rows
+    const unique = attics
       .filter((r) => r.uniq === true && !String(r.name).endsWith("_pkey"))
       .map((r) => `${String(r.tbl)}(${(r.cols as string[]).join(",")})`)
       .sort();

@@ -98,6 +98,31 @@ describe("atticd garbage collection (real process)", { timeout: 180_000 }, () =>
     }
   });
 
+  it("--mode garbage-collector-once skips its run, exit 0, while another collector holds the lock", async () => {
+    const dir = join(box.dir, "locked");
+    await mkdir(dir);
+    const configPath = await writeConfig(dir, serverToml(dir));
+    expect((await atticdOnce(["-f", configPath, "--mode", "db-migrations"], box.env)).code).toBe(0);
+    const knex = knexFactory({ client: "sqlite3", connection: { filename: join(dir, "server.db") }, useNullAsDefault: true });
+    try {
+      // Another collector on this SQLite file, its lock renewed into the future.
+      const until = new Date(Date.now() + 60_000).toISOString().replace("Z", "+00:00");
+      await knex("attic_ts_gc_lock").insert({ name: "garbage-collection", owner: "another collector", expires_at: until });
+      const skipped = await atticdOnce(["-f", configPath, "--mode", "garbage-collector-once"], box.env);
+      expect(skipped.code).toBe(0);
+      expect(skipped.stderr).toContain("garbage collection skipped: another collector is running");
+      expect(logRecords(skipped.stderr, "garbage collection finished")).toEqual([]);
+
+      await knex("attic_ts_gc_lock").delete(); // that collector finished
+      const ran = await atticdOnce(["-f", configPath, "--mode", "garbage-collector-once"], box.env);
+      expect(ran.code).toBe(0);
+      expect(logRecords(ran.stderr, "garbage collection finished")[0]).toMatchObject({ skipped: false, sweptFiles: 0 });
+      expect(await knex("attic_ts_gc_lock").count({ n: "*" })).toEqual([{ n: 0 }]);
+    } finally {
+      await knex.destroy();
+    }
+  });
+
   it("garbage-collector-once does not migrate: on an empty database it fails and creates no tables", async () => {
     const dir = join(box.dir, "unmigrated");
     await mkdir(dir);

@@ -20,3 +20,5 @@ export { KnexGcRepository } from "./repositories/gc-repository.ts";
 export { toDatabaseError } from "./errors.ts";
 export { batches } from "./batch.ts";
 export { attachDatabaseLifecycle, HEARTBEAT_INTERVAL_MS, type DatabaseLifecycleOptions } from "./database-lifecycle.ts";
+export { KnexLeaseRepository } from "./repositories/lease-repository.ts";
+export { EXTENSION_MIGRATIONS, EXTENSION_MIGRATIONS_TABLE } from "./migrations/index.ts";

@@ -3,18 +3,22 @@ import type {
   CacheRepository,
   ChunkRepository,
   Database,
+  GcLock,
   GcRepository,
   IoOptions,
+  LeaseRepository,
   NarRepository,
   ObjectRepository,
   Repositories,
 } from "@attic-ts/core";
 import type { Dialect } from "./dialect.ts";
 import { toDatabaseError } from "./errors.ts";
+import { tryPostgresGcLock, trySqliteGcLock } from "./gc-lock.ts";
 import { migrate } from "./migrations/index.ts";
 import { KnexCacheRepository } from "./repositories/cache-repository.ts";
 import { KnexChunkRepository } from "./repositories/chunk-repository.ts";
 import { KnexGcRepository } from "./repositories/gc-repository.ts";
+import { KnexLeaseRepository } from "./repositories/lease-repository.ts";
 import { KnexNarRepository } from "./repositories/nar-repository.ts";
 import { KnexObjectRepository } from "./repositories/object-repository.ts";
 
@@ -26,6 +30,7 @@ export function createRepositories(knex: Knex, dialect: Dialect): Repositories {
     chunks: new KnexChunkRepository(knex, dialect),
     objects: new KnexObjectRepository(knex, dialect),
     gc: new KnexGcRepository(knex, dialect),
+    leases: new KnexLeaseRepository(knex, dialect),
   };
 }
 
@@ -44,6 +49,7 @@ export class KnexDatabase implements Database {
   readonly chunks: ChunkRepository;
   readonly objects: ObjectRepository;
   readonly gc: GcRepository;
+  readonly leases: LeaseRepository;
   #closed = false;
 
   constructor(
@@ -57,6 +63,7 @@ export class KnexDatabase implements Database {
     this.chunks = repositories.chunks;
     this.objects = repositories.objects;
     this.gc = repositories.gc;
+    this.leases = repositories.leases;
   }
 
   async migrate(options: IoOptions = {}): Promise<void> {
@@ -84,6 +91,14 @@ export class KnexDatabase implements Database {
       // the database's.
       if (fnFailed) throw err;
       throw toDatabaseError("transaction", err);
+    }
+  }
+
+  async tryAcquireGcLock(): Promise<GcLock | null> {
+    try {
+      return this.dialect.kind === "postgres" ? await tryPostgresGcLock(this.knex) : await trySqliteGcLock(this.knex, this.dialect);
+    } catch (err) {
+      throw toDatabaseError("tryAcquireGcLock", err);
     }
   }
 

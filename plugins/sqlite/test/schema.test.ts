@@ -72,7 +72,11 @@ describe("SQLite schema after all migrations", () => {
   it("has exactly Attic's tables", async () => {
     const tables = (await q("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))
       .map((r) => r.name);
-    expect(tables).toEqual(["cache", "chunk", "chunkref", "nar", "object", "seaql_migrations"]);
+    // Attic's tables, plus attic-ts's own (new tables only; Attic's are untouched).
+    expect(tables).toEqual([
+      "attic_ts_gc_lock", "attic_ts_lease", "attic_ts_lease_hold", "attic_ts_migrations",
+      "cache", "chunk", "chunkref", "nar", "object", "seaql_migrations",
+    ]);
   });
 
   it.each(Object.keys(COLUMNS))("table %s has Attic's columns, nullability and defaults", async (table) => {
@@ -94,7 +98,9 @@ describe("SQLite schema after all migrations", () => {
   });
 
   it("has Attic's named indexes on the right columns", async () => {
-    const indexes = await q("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx-%' ORDER BY name");
+    const indexes = await q(
+      "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx-%' AND tbl_name NOT LIKE 'attic_ts_%' ORDER BY name",
+    );
     const columnsOf = async (name: string): Promise<unknown[]> => (await q(`PRAGMA index_info("${name}")`)).map((r) => r.name);
     const actual: Record<string, [unknown, unknown[]]> = {};
     for (const i of indexes) actual[String(i.name)] = [i.tbl_name, await columnsOf(String(i.name))];

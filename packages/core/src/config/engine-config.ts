@@ -33,12 +33,34 @@ export const compressionConfigSchema = z
   })
   .strict();
 
+/**
+ * `[garbage-collection]`. `interval` and `default-retention-period` are Attic's; the other keys
+ * are attic-ts extensions (Attic does not reject unknown keys in nested tables, so one file can
+ * serve both servers). Durations are in seconds once parsed.
+ */
 export const garbageCollectionConfigSchema = z
   .object({
     interval: durationSeconds.default(43_200),
     "default-retention-period": durationSeconds.default(0),
+    /** attic-ts: age after which a pending row no live upload lease holds is reclaimed. */
+    "pending-grace-period": durationSeconds.default(86_400),
+    /** attic-ts: age after which a storage file no chunk row references is swept. */
+    "orphan-file-grace-period": durationSeconds.default(86_400),
+    /** attic-ts: how long an upload's holds outlive its last renewal (renewed every third). */
+    "upload-lease-period": durationSeconds
+      .default(300)
+      .refine((s) => s >= 1, { message: "must be at least 1 second" }),
   })
   .strict();
+
+/** `[garbage-collection]` with every default, for when the table is absent. */
+export const DEFAULT_GARBAGE_COLLECTION_CONFIG = {
+  interval: 43_200,
+  "default-retention-period": 0,
+  "pending-grace-period": 86_400,
+  "orphan-file-grace-period": 86_400,
+  "upload-lease-period": 300,
+};
 
 export const jwtSigningConfigSchema = z
   .object({
@@ -92,7 +114,7 @@ export const engineConfigSchema = z
     storage: storageConfigSchema,
     chunking: chunkingConfigSchema,
     compression: compressionConfigSchema.default({ type: "zstd" }),
-    "garbage-collection": garbageCollectionConfigSchema.default({ interval: 43_200, "default-retention-period": 0 }),
+    "garbage-collection": garbageCollectionConfigSchema.default(DEFAULT_GARBAGE_COLLECTION_CONFIG),
     jwt: jwtConfigSchema.default({}),
   })
   .strict();

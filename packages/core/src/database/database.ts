@@ -135,6 +135,57 @@ export interface GcRepository {
   chunksToDelete(limit: number, afterId?: number): Promise<ChunkRow[]>;
   /** Deletes those chunk rows that are still in state `D`. Returns how many were deleted. */
   deleteChunkRows(ids: readonly number[]): Promise<number>;
+  /**
+   * Closes up to `limit` upload leases that expired before `now` (their upload died or stalled):
+   * each of their holds is given back (`holders_count` decremented once per hold) and dropped,
+   * in one transaction per batch, so a renewal racing it either wins or finds the lease gone.
+   * Returns how many leases and holds were dropped.
+   */
+  reapExpiredLeases(now: Date, limit: number): Promise<{ leases: number; holds: number }>;
+  /**
+   * Of `remoteFileIds`, those some chunk row (any state) records (batched lookups on the unique
+   * `remote_file_id` index). The storage sweep deletes only files whose id is not returned.
+   */
+  referencedFiles(remoteFileIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Whether some chunk row (any state) records a `remote_file_id` that does not start with
+   * `prefix`: a file written under other storage settings (another region string for the same
+   * bucket, another backend). The sweep, which looks files up by their id under the current
+   * settings, would take such files for unreferenced, so it does not run while any exist.
+   */
+  hasFilesOutside(prefix: string): Promise<boolean>;
+}
+
+/**
+ * Holds taken under an upload's lease (attic-ts tables `attic_ts_lease`, `attic_ts_lease_hold`).
+ * Each hold increments the row's `holders_count`, as Attic's find-and-lock does, and is recorded
+ * under the lease in the same transaction. The upload renews the lease while it runs; when it
+ * stops renewing (a crash), garbage collection gives the holds back (Attic #66: counters that
+ * leak), so a dead upload cannot pin rows forever.
+ */
+export interface LeaseRepository {
+  /** Opens a lease valid until `expiresAt`. Returns its id. */
+  openLease(expiresAt: Date): Promise<number>;
+  /** Moves the lease's expiry to `expiresAt`. False when it is gone: its holds were reaped. */
+  renewLease(id: number, expiresAt: Date): Promise<boolean>;
+  /** `ChunkRepository.findAndLockChunk` with the hold recorded under the lease. */
+  findAndLockChunk(leaseId: number, chunkHash: string, compression: CompressionType): Promise<ChunkRow | null>;
+  /** `ChunkRepository.findAndLockChunks` with the holds recorded under the lease. */
+  findAndLockChunks(leaseId: number, chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>>;
+  /** `ChunkRepository.insertPendingChunks` (held from birth) with the holds under the lease. */
+  insertPendingChunks(leaseId: number, chunks: readonly NewChunk[]): Promise<number[]>;
+  /** `NarRepository.findAndLockNar` with the hold recorded under the lease. */
+  findAndLockNar(leaseId: number, narHash: string): Promise<NarRow | null>;
+  /** Inserts a pending NAR with `holders_count = 1`, that hold recorded under the lease. */
+  insertPendingNar(leaseId: number, nar: NewNar): Promise<number>;
+  /** Gives back every hold of the lease (once each) and deletes it. A reaped lease is a no-op. */
+  closeLease(id: number): Promise<void>;
+}
+
+/** The database-wide collector lock (`Database.tryAcquireGcLock`). */
+export interface GcLock {
+  /** Lets go of the lock. Idempotent. */
+  release(): Promise<void>;
 }
 
 export interface Repositories {
@@ -143,6 +194,7 @@ export interface Repositories {
   readonly chunks: ChunkRepository;
   readonly objects: ObjectRepository;
   readonly gc: GcRepository;
+  readonly leases: LeaseRepository;
 }
 
 /** The metadata database. Its repositories run outside a transaction (autocommit). */
@@ -153,5 +205,12 @@ export interface Database extends Repositories {
   migrate(options?: IoOptions): Promise<void>;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  /**
+   * Takes the lock that lets one garbage collector run at a time across every server sharing
+   * this database, or resolves null at once when another collector has it. PostgreSQL: a
+   * session advisory lock on a connection held until `release` (freed by the server if the
+   * process dies). SQLite: a lease row renewed while held, taken over once it expires.
+   */
+  tryAcquireGcLock(): Promise<GcLock | null>;
   close(): Promise<void>;
 }

@@ -14,6 +14,13 @@ import { asyncOf } from "../util/async-of.ts";
 import { storedCompression, type WrittenChunk } from "./chunk-writer.ts";
 import type { UploadSession } from "./upload-session.ts";
 
+/**
+ * Chunks already handled in this upload, by `sha256:<hex>`: a promise while the chunk is being
+ * stored, then the plain result. Kept for the whole upload (for dedup within the NAR), so an
+ * entry is made as small as possible once settled: a 2 GiB NAR has some 32,000 of them.
+ */
+export type SeenChunks = Map<string, WrittenChunk | Promise<WrittenChunk>>;
+
 function sha256Typed(data: Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
@@ -41,13 +48,12 @@ export class ChunkBatchWriter {
   async writeBatch(
     session: UploadSession,
     chunks: readonly Uint8Array[],
-    seen: Map<string, Promise<WrittenChunk>>,
+    seen: SeenChunks,
     signal?: AbortSignal,
   ): Promise<WrittenChunk[]> {
     const hashes = chunks.map(sha256Typed);
     const fresh = [...new Set(hashes.filter((h) => !seen.has(h)))];
-    const found = fresh.length > 0 ? await this.db.chunks.findAndLockChunks(fresh, this.compression) : new Map();
-    for (const row of found.values()) session.held.push(row.id);
+    const found = fresh.length > 0 ? await session.findAndLockChunks(fresh, this.compression) : new Map();
 
     const toStore = fresh.filter((h) => !found.has(h));
     const firstIndex = new Map(toStore.map((h) => [h, hashes.indexOf(h)]));
@@ -56,15 +62,11 @@ export class ChunkBatchWriter {
       const data = chunks[firstIndex.get(h)!]!;
       return { chunkHash: h, chunkSize: data.length, compression: this.compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: this.clock.now() };
     });
-    const ids = rows.length > 0 ? await this.db.chunks.insertPendingChunks(rows) : [];
-    ids.forEach((id, i) => {
-      session.held.push(id);
-      session.created.push({ id, ref: rows[i]!.remoteFile });
-    });
+    const ids = rows.length > 0 ? await session.insertPendingChunks(rows) : [];
 
     const stored = Promise.all(rows.map((row, i) => this.storeOne(row, ids[i]!, chunks[firstIndex.get(row.chunkHash)!]!, signal)));
     stored.catch(() => {}); // awaited below; the per-hash promises may be awaited by later batches first
-    for (const [h, row] of found) seen.set(h, Promise.resolve({ id: row.id, deduplicated: true, fileSize: row.fileSize ?? 0 }));
+    for (const [h, row] of found) seen.set(h, { id: row.id, deduplicated: true, fileSize: row.fileSize ?? 0 });
     rows.forEach((row, i) => {
       const one = stored.then((all) => all[i]!);
       one.catch(() => {}); // a later batch may never ask for it; the failure surfaces via `stored`
@@ -72,6 +74,7 @@ export class ChunkBatchWriter {
     });
 
     const files = await stored;
+    files.forEach((f, i) => seen.set(rows[i]!.chunkHash, { id: f.id, deduplicated: false, fileSize: f.fileSize }));
     if (files.length > 0) await this.db.chunks.markChunksValid(files.map((f) => ({ id: f.id, fileHash: f.fileHash, fileSize: f.fileSize })));
 
     // A chunk counts as deduplicated unless this batch stored it (first occurrence).

@@ -2,51 +2,27 @@ import type { Clock } from "../clock.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
 import type { Database } from "../database/database.ts";
 import type { ChunkRow } from "../database/model.ts";
-import { createToken, inject, injectable } from "../di/index.ts";
+import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER } from "../di/tokens.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore, IoOptions } from "../storage/blob-store.ts";
+import {
+  DEFAULT_GC_BATCH_SIZE,
+  DEFAULT_GC_DELETE_CONCURRENCY,
+  DEFAULT_ORPHAN_FILE_GRACE_SECONDS,
+  DEFAULT_PENDING_GRACE_SECONDS,
+  emptyReport,
+  GC_OPTIONS,
+  type GarbageCollectorOptions,
+  type GcReport,
+} from "./gc-report.ts";
+import { deleteAll, sweepUnreferencedFiles } from "./gc-sweep.ts";
 
-/** Rows per GC statement. Attic's chunk batch on SQLite; the loop makes the size matter little. */
-export const DEFAULT_GC_BATCH_SIZE = 500;
-/** Seconds (1 day) a NAR or chunk may stay pending before GC takes it for a crashed upload's. */
-export const DEFAULT_PENDING_GRACE_SECONDS = 86_400;
-/** Storage deletions in flight at once (Attic's limit). */
-export const DEFAULT_GC_DELETE_CONCURRENCY = 20;
+export * from "./gc-report.ts";
 
-/**
- * Tuning of the collector. Deliberately not `server.toml` keys: Attic's config rejects unknown
- * keys, and a shared config file must stay valid for both servers.
- */
-export interface GarbageCollectorOptions {
-  /** Rows per batch statement; each level loops until a batch comes back short. */
-  batchSize?: number;
-  /**
-   * Seconds after which a row still pending (`P`) is reclaimed: a live upload finishes well
-   * within it, a crashed one never does (Attic #64). Default 86400 (1 day).
-   */
-  pendingGraceSeconds?: number;
-  /** Storage deletions at once. Default 20. */
-  deleteConcurrency?: number;
-}
-
-/** Collector options in the engine's container (`createEngine` registers `EngineOptions.gc`). */
-export const GC_OPTIONS = createToken<GarbageCollectorOptions>("GarbageCollectorOptions");
-
-/** What one run did. */
-export interface GcReport {
-  /** Objects deleted by retention. */
-  expiredObjects: number;
-  /** Valid NARs deleted because no object referenced them. */
-  orphanNars: number;
-  /** Pending NARs deleted because they outlived the grace period. */
-  stalePendingNars: number;
-  /** Chunk rows deleted together with their storage files. */
-  deletedChunks: number;
-  /** Sum of the deleted chunks' stored (`file_size`) bytes; pending chunks count 0. */
-  deletedBytes: number;
-  /** Chunks whose storage deletion failed: they stay in state `D` for the next run. */
-  failedDeletions: number;
+function nonNegative(value: number, name: string): number {
+  if (!(value >= 0)) throw new RangeError(`${name} must be >= 0, got ${value}`);
+  return value;
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -57,13 +33,16 @@ function positiveInteger(value: number, name: string): number {
 /**
  * Attic's garbage collection (`server/src/gc.rs`) in three levels: expire objects by retention,
  * delete NARs nothing references, then mark unreferenced chunks `D`, delete their files and
- * their rows. Unlike Attic it reclaims rows a crashed upload left pending and works through
- * every batch in one run (Attic #266). Run it on one node at a time.
+ * their rows. Unlike Attic it gives back the holds of uploads whose lease expired (#66),
+ * reclaims rows a crashed upload left pending (#64), works through every batch in one run
+ * (#266), sweeps storage files no row references, and takes a database-wide lock so only one
+ * collector runs at a time however many servers share the database.
  */
 @injectable()
 export class GarbageCollector {
   readonly batchSize: number;
   readonly pendingGraceSeconds: number;
+  readonly orphanFileGraceSeconds: number;
   readonly deleteConcurrency: number;
 
   constructor(
@@ -75,29 +54,62 @@ export class GarbageCollector {
     @inject(GC_OPTIONS) options: GarbageCollectorOptions,
   ) {
     this.batchSize = positiveInteger(options.batchSize ?? DEFAULT_GC_BATCH_SIZE, "batchSize");
-    this.pendingGraceSeconds = options.pendingGraceSeconds ?? DEFAULT_PENDING_GRACE_SECONDS;
-    if (!(this.pendingGraceSeconds >= 0)) throw new RangeError(`pendingGraceSeconds must be >= 0, got ${this.pendingGraceSeconds}`);
+    const gc = config["garbage-collection"];
+    this.pendingGraceSeconds = nonNegative(options.pendingGraceSeconds ?? gc["pending-grace-period"] ?? DEFAULT_PENDING_GRACE_SECONDS, "pendingGraceSeconds");
+    this.orphanFileGraceSeconds = nonNegative(
+      options.orphanFileGraceSeconds ?? gc["orphan-file-grace-period"] ?? DEFAULT_ORPHAN_FILE_GRACE_SECONDS,
+      "orphanFileGraceSeconds",
+    );
     this.deleteConcurrency = positiveInteger(options.deleteConcurrency ?? DEFAULT_GC_DELETE_CONCURRENCY, "deleteConcurrency");
   }
 
-  /** One full pass. Database errors abort it (and propagate); storage errors are counted. */
+  /**
+   * One full pass, unless another collector holds the database-wide lock: then nothing is done
+   * and the report says `skipped`. Database errors abort the pass (and propagate); storage
+   * errors are counted.
+   */
   async runOnce(options: IoOptions = {}): Promise<GcReport> {
     const { signal } = options;
-    const report: GcReport = {
-      expiredObjects: 0,
-      orphanNars: 0,
-      stalePendingNars: 0,
-      deletedChunks: 0,
-      deletedBytes: 0,
-      failedDeletions: 0,
-    };
+    const lock = await this.db.tryAcquireGcLock();
+    if (!lock) {
+      this.logger.info("garbage collection skipped: another collector is running");
+      return { ...emptyReport(), skipped: true };
+    }
+    try {
+      return await this.collect(signal);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async collect(signal: AbortSignal | undefined): Promise<GcReport> {
+    const report = emptyReport();
     const startedMs = Date.now();
+    const now = this.clock.now().getTime();
     report.expiredObjects = await this.expireObjects(signal);
     report.orphanNars = await this.untilShort(signal, () => this.db.gc.deleteOrphanNars(this.batchSize));
-    const pendingCutoff = new Date(this.clock.now().getTime() - this.pendingGraceSeconds * 1000);
+    // Dead uploads' holds go before the levels that look at holders_count and pending rows.
+    await this.untilShort(signal, async () => {
+      const { leases, holds } = await this.db.gc.reapExpiredLeases(new Date(now), this.batchSize);
+      report.expiredLeases += leases;
+      report.releasedHolds += holds;
+      return leases;
+    });
+    // A NAR a dead upload held is an orphan now: a second pass catches it in the same run.
+    if (report.expiredLeases > 0) report.orphanNars += await this.untilShort(signal, () => this.db.gc.deleteOrphanNars(this.batchSize));
+    const pendingCutoff = new Date(now - this.pendingGraceSeconds * 1000);
     report.stalePendingNars = await this.untilShort(signal, () => this.db.gc.deleteStalePendingNars(pendingCutoff, this.batchSize));
     await this.untilShort(signal, () => this.db.gc.markOrphanChunksDeleted(pendingCutoff, this.batchSize));
     await this.deleteMarkedChunks(report, signal);
+    const swept = await sweepUnreferencedFiles(this.db, this.store, this.logger, {
+      olderThan: new Date(now - this.orphanFileGraceSeconds * 1000),
+      batchSize: this.batchSize,
+      concurrency: this.deleteConcurrency,
+      ...(signal ? { signal } : {}),
+    });
+    report.sweptFiles = swept.files;
+    report.sweptBytes = swept.bytes;
+    report.failedSweeps = swept.failed;
     this.logger.info({ ...report, durationMs: Date.now() - startedMs }, "garbage collection finished");
     return report;
   }
@@ -169,20 +181,15 @@ export class GarbageCollector {
   /** Deletes the chunks' files, `deleteConcurrency` at a time; the chunks whose file is gone. */
   private async deleteFiles(rows: readonly ChunkRow[], signal: AbortSignal | undefined): Promise<ChunkRow[]> {
     const gone: ChunkRow[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < rows.length) {
-        const chunk = rows[next++]!;
-        try {
-          await this.store.delete(chunk.remoteFile, signal ? { signal } : {});
-          gone.push(chunk);
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          this.logger.warn({ err, chunkId: chunk.id, remoteFileId: chunk.remoteFileId }, "could not delete a chunk file; retrying next run");
-        }
+    await deleteAll(rows, this.deleteConcurrency, async (chunk) => {
+      try {
+        await this.store.delete(chunk.remoteFile, signal ? { signal } : {});
+        gone.push(chunk);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.logger.warn({ err, chunkId: chunk.id, remoteFileId: chunk.remoteFileId }, "could not delete a chunk file; retrying next run");
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.deleteConcurrency, rows.length) }, worker));
+    });
     return gone;
   }
 }

@@ -15,8 +15,8 @@ import type { BlobStore } from "../storage/blob-store.ts";
 import { LimitedBody } from "../util/limited-body.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
-import { ChunkWriter, type WrittenChunk } from "./chunk-writer.ts";
-import { ChunkBatchWriter } from "./chunk-batch-writer.ts";
+import { ChunkWriter } from "./chunk-writer.ts";
+import { ChunkBatchWriter, type SeenChunks } from "./chunk-batch-writer.ts";
 import { validateUploadInfo } from "./validate-upload-info.ts";
 import type { UploadPathNarInfo, UploadPathResult } from "./upload-types.ts";
 import { UploadSession } from "./upload-session.ts";
@@ -70,11 +70,13 @@ export class UploadService {
     const narHash = toTypedBase16(parseTypedHash(info.nar_hash));
     return this.access.withCache(principal, info.cache, async (cache, permission) => {
       requirePermission(permission, "push");
-      const session = new UploadSession(this.db, this.store, this.logger);
+      const session = new UploadSession(this.db, this.store, this.logger, {
+        leaseSeconds: this.config["garbage-collection"]["upload-lease-period"],
+        clock: this.clock,
+      });
       try {
-        const existing = await this.db.nars.findAndLockNar(narHash);
+        const existing = await session.findAndLockNar(narHash);
         if (existing) {
-          session.holdNar(existing.id);
           if (!(await this.db.nars.narHasMissingChunks(existing.id))) {
             return await this.dedup(cache, principal, info, existing.id, existing.narSize, narHash, body, signal);
           }
@@ -131,15 +133,20 @@ export class UploadService {
    * `makeValid` makes ours valid; either way the object points at the NAR that won. Resolves to
    * the racing NAR's id when ours lost, else null.
    */
-  private commitNar(
+  private async commitNar(
+    session: UploadSession,
     narHash: string,
     cache: CacheRow,
     principal: Principal,
     info: UploadPathNarInfo,
     makeValid: (tx: Repositories) => Promise<number>,
   ): Promise<number | null> {
+    // Fails if garbage collection took our holds; else they last a whole lease period from here.
+    await session.keepAlive();
     return this.db.transaction(async (tx) => {
       const racing = await tx.nars.claimNarHash(narHash);
+      // The object written below protects the winner once committed: no hold is kept on it.
+      if (racing) await tx.nars.releaseNar(racing.id);
       const narId = racing ? racing.id : await makeValid(tx);
       await tx.objects.upsertObject(this.objectRow(cache, principal, info, narId));
       return racing ? racing.id : null;
@@ -151,8 +158,7 @@ export class UploadService {
    * object now points at its NAR, and what this request stored is removed, so concurrent pushes
    * of one path end with exactly one NAR row. The client gets Attic's "Deduplicated".
    */
-  private async lostRace(session: UploadSession, winner: number): Promise<UploadPathResult> {
-    session.holdNar(winner);
+  private async lostRace(session: UploadSession): Promise<UploadPathResult> {
     await session.abandon();
     return { kind: "Deduplicated", frac_deduplicated: null };
   }
@@ -174,7 +180,7 @@ export class UploadService {
         signal,
       );
       if (body.excess) throw new RequestError(BAD_NAR);
-      const winner = await this.commitNar(narHash, cache, principal, info, async (tx) => {
+      const winner = await this.commitNar(session, narHash, cache, principal, info, async (tx) => {
         const narId = await tx.nars.insertNar({
           state: "V",
           narHash,
@@ -186,7 +192,7 @@ export class UploadService {
         await tx.nars.insertChunkRefs(narId, [chunk.id]);
         return narId;
       });
-      if (winner !== null) return await this.lostRace(session, winner);
+      if (winner !== null) return await this.lostRace(session);
       return { kind: "Uploaded", file_size: chunk.fileSize, frac_deduplicated: null };
     } catch (err) {
       await session.abandon();
@@ -203,7 +209,7 @@ export class UploadService {
     body: LimitedBody,
     signal?: AbortSignal,
   ): Promise<UploadPathResult> {
-    const narId = await this.db.nars.insertNar({
+    const narId = await session.insertPendingNar({
       state: "P",
       narHash,
       narSize: info.nar_size,
@@ -218,7 +224,7 @@ export class UploadService {
     const onAbort = () => stop.abort(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     const inFlight = new Semaphore(this.batchesInFlight);
-    const seen = new Map<string, Promise<WrittenChunk>>();
+    const seen: SeenChunks = new Map();
     const tasks: Array<Promise<void>> = [];
     const chunkIds: number[] = [];
     let fileSize = 0;
@@ -269,14 +275,14 @@ export class UploadService {
       if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {
         throw new RequestError(BAD_NAR);
       }
-      const winner = await this.commitNar(narHash, cache, principal, info, async (tx) => {
+      const winner = await this.commitNar(session, narHash, cache, principal, info, async (tx) => {
         await tx.nars.insertChunkRefs(narId, chunkIds);
         await tx.nars.markNarValid(narId, chunkIds.length);
         return narId;
       });
       if (winner !== null) {
         await this.db.nars.deleteNar(narId);
-        return await this.lostRace(session, winner);
+        return await this.lostRace(session);
       }
       const frac = info.nar_size === 0 ? 0 : dedupBytes / info.nar_size;
       return { kind: "Uploaded", file_size: fileSize, frac_deduplicated: frac };

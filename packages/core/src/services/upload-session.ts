@@ -1,33 +1,110 @@
+import type { Clock } from "../clock.ts";
 import type { Database } from "../database/database.ts";
+import type { ChunkRow, CompressionType, NarRow, NewChunk, NewNar } from "../database/model.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 
+/** Default lifetime (seconds) of an upload's lease without renewal. */
+export const DEFAULT_UPLOAD_LEASE_SECONDS = 300;
+
+export interface UploadSessionOptions {
+  /**
+   * Seconds the holds outlive the last renewal (renewed every third of it). After a crash,
+   * garbage collection gives them back once this has passed. Default 300.
+   */
+  leaseSeconds?: number;
+  clock?: Clock;
+}
+
+/** The lease was reaped (renewals failed for a whole lease period): the holds are gone. */
+export class UploadLeaseLostError extends Error {
+  constructor(leaseId: number) {
+    super(`The upload's lease ${leaseId} expired and was reclaimed by garbage collection`);
+    this.name = "UploadLeaseLostError";
+  }
+}
+
 /**
  * What one upload request holds and has created, so it can let go on success and leave nothing
- * behind on failure. Every chunk id in `held` carries one `holders_count` of ours; `created`
- * lists chunks this request inserted (with their storage references).
+ * behind on failure. Every hold (find-and-lock, or a row inserted held) is recorded under one
+ * lease that a timer renews while the request runs; if the process dies, the lease expires and
+ * garbage collection gives the holds back (Attic #66). `created` lists chunks this request
+ * inserted (with their storage references).
  */
 export class UploadSession {
-  readonly held: number[] = [];
   readonly created: Array<{ id: number; ref: RemoteFile }> = [];
-  readonly #narLocks: number[] = [];
+  readonly leaseSeconds: number;
+  #lease: Promise<number> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #lost = false;
+  readonly #clock: Clock | undefined;
 
   constructor(
     private readonly db: Database,
     private readonly store: BlobStore,
     private readonly logger: Logger,
-  ) {}
-
-  holdNar(id: number): void {
-    this.#narLocks.push(id);
+    options: UploadSessionOptions = {},
+  ) {
+    this.leaseSeconds = options.leaseSeconds ?? DEFAULT_UPLOAD_LEASE_SECONDS;
+    this.#clock = options.clock;
   }
 
-  /** Drops every hold this request took (chunks and NAR). Safe to call once at the end. */
+  async findAndLockNar(narHash: string): Promise<NarRow | null> {
+    return this.db.leases.findAndLockNar(await this.lease(), narHash);
+  }
+
+  /** Inserts a pending NAR held by this request (state `P`, whatever `nar.state` says). */
+  async insertPendingNar(nar: NewNar): Promise<number> {
+    return this.db.leases.insertPendingNar(await this.lease(), nar);
+  }
+
+  async findAndLockChunk(chunkHash: string, compression: CompressionType): Promise<ChunkRow | null> {
+    return this.db.leases.findAndLockChunk(await this.lease(), chunkHash, compression);
+  }
+
+  async findAndLockChunks(chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>> {
+    return this.db.leases.findAndLockChunks(await this.lease(), chunkHashes, compression);
+  }
+
+  /** Inserts pending chunks held by this request and remembers them as created. Ids in order. */
+  async insertPendingChunks(chunks: readonly NewChunk[]): Promise<number[]> {
+    const ids = await this.db.leases.insertPendingChunks(await this.lease(), chunks);
+    ids.forEach((id, i) => this.created.push({ id, ref: chunks[i]!.remoteFile }));
+    return ids;
+  }
+
+  async insertPendingChunk(chunk: NewChunk): Promise<number> {
+    return (await this.insertPendingChunks([chunk]))[0]!;
+  }
+
+  /**
+   * Renews the lease now; throws `UploadLeaseLostError` when garbage collection already took it.
+   * Called before committing, so a commit never references rows whose holds were given back.
+   */
+  async keepAlive(): Promise<void> {
+    if (!this.#lease) return;
+    const id = await this.#lease;
+    if (this.#lost || !(await this.db.leases.renewLease(id, this.expiry()))) {
+      this.#lost = true;
+      throw new UploadLeaseLostError(id);
+    }
+  }
+
+  /** Drops every hold this request took (chunks and NARs). Safe to call more than once. */
   async release(): Promise<void> {
-    const held = this.held.splice(0);
-    if (held.length > 0) await this.db.chunks.releaseChunks(held);
-    for (const id of this.#narLocks.splice(0)) await this.db.nars.releaseNar(id);
+    const lease = this.#lease;
+    this.#lease = undefined;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (!lease) return;
+    let id: number;
+    try {
+      id = await lease;
+    } catch {
+      return; // the lease was never opened, so nothing is held
+    }
+    await this.db.leases.closeLease(id);
   }
 
   /**
@@ -52,5 +129,41 @@ export class UploadSession {
   async abandon(): Promise<void> {
     await this.release();
     await this.discardCreated();
+  }
+
+  private expiry(): Date {
+    const now = this.#clock ? this.#clock.now().getTime() : Date.now();
+    return new Date(now + this.leaseSeconds * 1000);
+  }
+
+  /** The lease's id, opened on first use, with its renewal timer. */
+  private lease(): Promise<number> {
+    if (this.#lease) return this.#lease;
+    const opened = this.db.leases.openLease(this.expiry());
+    this.#lease = opened;
+    opened.then(
+      (id) => {
+        if (this.#lease !== opened) return; // released meanwhile
+        this.#timer = setInterval(() => void this.renew(id), (this.leaseSeconds * 1000) / 3);
+        this.#timer.unref();
+      },
+      () => {
+        if (this.#lease === opened) this.#lease = undefined;
+      },
+    );
+    return opened;
+  }
+
+  private async renew(id: number): Promise<void> {
+    try {
+      if (!(await this.db.leases.renewLease(id, this.expiry()))) {
+        this.#lost = true;
+        if (this.#timer) clearInterval(this.#timer);
+        this.logger.warn({ leaseId: id }, "an upload's lease was reclaimed by garbage collection");
+      }
+    } catch (err) {
+      // A failed renewal is retried on the next tick; the lease only lapses after a whole period.
+      this.logger.warn({ err, leaseId: id }, "could not renew an upload's lease");
+    }
   }
 }

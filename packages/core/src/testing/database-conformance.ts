@@ -171,6 +171,81 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect((await db.chunks.findAndLockChunks(hashes, "xz")).size).toBe(0);
     });
 
+    it("records each hold under its lease; closing the lease gives each back exactly once", async () => {
+      const soon = () => new Date(Date.now() + 60_000);
+      const chunk = await validChunk(db);
+      const nar = narRow();
+      const narId = await db.nars.insertNar(nar);
+      const a = await db.leases.openLease(soon());
+      const b = await db.leases.openLease(soon());
+      expect(a).not.toBe(b);
+      expect((await db.leases.findAndLockChunk(a, chunk.chunkHash, "zstd"))?.holdersCount).toBe(1);
+      expect((await db.leases.findAndLockChunks(a, [chunk.chunkHash, sha256Like()], "zstd")).get(chunk.chunkHash)?.holdersCount).toBe(2);
+      expect((await db.leases.findAndLockChunk(b, chunk.chunkHash, "zstd"))?.holdersCount).toBe(3);
+      expect((await db.leases.findAndLockNar(a, nar.narHash))?.holdersCount).toBe(1);
+      const [pendingChunk] = await db.leases.insertPendingChunks(a, [chunkRow()]);
+      const asked = narRow({ state: "V" });
+      const pendingNar = await db.leases.insertPendingNar(a, asked);
+      expect(await db.nars.findAndLockNar(asked.narHash)).toBeNull(); // pending
+      expect(await db.leases.renewLease(a, soon())).toBe(true);
+
+      await db.leases.closeLease(a);
+      await db.leases.closeLease(a); // a second close changes nothing
+      expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "zstd"))?.holdersCount).toBe(2); // b's + this one
+      expect((await db.nars.findAndLockNar(nar.narHash))?.holdersCount).toBe(1); // only this one
+      expect(await db.leases.renewLease(a, soon())).toBe(false);
+      // Rows inserted held come back unheld (and the NAR pending, whatever was asked).
+      expect(await db.chunks.deleteChunkIfUnused(pendingChunk!)).toBe(true);
+      await db.nars.markNarValid(pendingNar, 1);
+      expect((await db.nars.findAndLockNar(asked.narHash))?.holdersCount).toBe(1);
+      expect(narId).toBeGreaterThan(0);
+    });
+
+    it("reaps only expired leases, giving their holds back; a reaped lease cannot be renewed", async () => {
+      const hash = (await validChunk(db)).chunkHash;
+      const expired = await db.leases.openLease(new Date(Date.now() - 1000));
+      const live = await db.leases.openLease(new Date(Date.now() + 60_000));
+      await db.leases.findAndLockChunk(expired, hash, "zstd");
+      await db.leases.findAndLockChunk(expired, hash, "zstd");
+      await db.leases.findAndLockChunk(live, hash, "zstd");
+      expect(await db.gc.reapExpiredLeases(new Date(), 100)).toEqual({ leases: 1, holds: 2 });
+      expect(await db.gc.reapExpiredLeases(new Date(), 100)).toEqual({ leases: 0, holds: 0 });
+      expect(await db.leases.renewLease(expired, new Date(Date.now() + 60_000))).toBe(false);
+      expect(await db.leases.renewLease(live, new Date(Date.now() + 60_000))).toBe(true);
+      expect((await db.chunks.findAndLockChunk(hash, "zstd"))?.holdersCount).toBe(2); // live's + this one
+    });
+
+    it("tells which remote_file_ids some chunk row records, in batches", async () => {
+      const rows = Array.from({ length: 3 }, () => chunkRow());
+      await db.chunks.insertPendingChunks(rows);
+      const absent = Array.from({ length: 1200 }, (_, i) => `local:absent-${i}.chunk`);
+      const found = await db.gc.referencedFiles([...absent, ...rows.map((r) => r.remoteFileId), rows[0]!.remoteFileId]);
+      expect([...found].sort()).toEqual(rows.map((r) => r.remoteFileId).sort());
+    });
+
+    it("tells whether any chunk row records a file outside a prefix, wildcards taken literally", async () => {
+      const row = chunkRow();
+      await db.chunks.insertPendingChunk(row);
+      const prefix = row.remoteFileId.slice(0, row.remoteFileId.indexOf(":") + 1);
+      expect(await db.gc.hasFilesOutside(prefix)).toBe(false);
+      expect(await db.gc.hasFilesOutside("")).toBe(false);
+      expect(await db.gc.hasFilesOutside("elsewhere:")).toBe(true);
+      // "%" and "_" in a prefix are characters, not LIKE wildcards.
+      expect(await db.gc.hasFilesOutside("%")).toBe(true);
+      expect(await db.gc.hasFilesOutside("_")).toBe(true);
+    });
+
+    it("lets one holder at a time have the collector lock", async () => {
+      const first = await db.tryAcquireGcLock();
+      expect(first).not.toBeNull();
+      expect(await db.tryAcquireGcLock()).toBeNull();
+      await first!.release();
+      await first!.release();
+      const second = await db.tryAcquireGcLock();
+      expect(second).not.toBeNull();
+      await second!.release();
+    });
+
     it("rejects a duplicate remote_file_id with a DatabaseError", async () => {
       const chunk = chunkRow();
       await db.chunks.insertPendingChunk(chunk);
@@ -344,3 +419,11 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
   });
 }
 
+/** A valid, unheld zstd chunk. */
+async function validChunk(db: Database): Promise<{ id: number; chunkHash: string }> {
+  const row = chunkRow({ compression: "zstd" });
+  const id = await db.chunks.insertPendingChunk(row);
+  await db.chunks.markChunkValid(id, { fileHash: sha256Like(), fileSize: 10 });
+  await db.chunks.releaseChunks([id]);
+  return { id, chunkHash: row.chunkHash };
+}

@@ -17,6 +17,7 @@ import { m20230112_000006_add_nar_completeness_hint } from "./m20230112_000006_a
 import { m20260508_000001_add_chunk_state_holders_index } from "./m20260508_000001_add_chunk_state_holders_index.ts";
 import { m20260611_000001_add_nar_state_holders_index } from "./m20260611_000001_add_nar_state_holders_index.ts";
 import { m20260624_000001_remove_chunk_recovery } from "./m20260624_000001_remove_chunk_recovery.ts";
+import { attic_ts_m20261125_000001_leases_and_gc_lock } from "./attic_ts_m20261125_000001_leases_and_gc_lock.ts";
 
 export type { Migration, MigrationContext } from "./migration.ts";
 
@@ -42,6 +43,16 @@ export const MIGRATIONS: readonly Migration[] = [
 /** sea-orm-migration's bookkeeping table, so an existing Attic database is recognised. */
 export const MIGRATIONS_TABLE = "seaql_migrations";
 
+/**
+ * attic-ts's own schema additions (new tables only; Attic's tables are never altered), applied
+ * after Attic's. They are recorded in `attic_ts_migrations`, not `seaql_migrations`: Attic's
+ * migrator refuses to start on a database that lists a version it has no file for.
+ */
+export const EXTENSION_MIGRATIONS: readonly Migration[] = [attic_ts_m20261125_000001_leases_and_gc_lock];
+
+/** Bookkeeping table of `EXTENSION_MIGRATIONS` (same shape as `seaql_migrations`). */
+export const EXTENSION_MIGRATIONS_TABLE = "attic_ts_migrations";
+
 export interface MigrateOptions {
   /** The migrations to apply (default: all of `MIGRATIONS`); tests pass a prefix. */
   migrations?: readonly Migration[];
@@ -49,10 +60,10 @@ export interface MigrateOptions {
   signal?: AbortSignal;
 }
 
-async function ensureBookkeeping(knex: Knex): Promise<void> {
-  if (await knex.schema.hasTable(MIGRATIONS_TABLE)) return;
+async function ensureBookkeeping(knex: Knex, table = MIGRATIONS_TABLE): Promise<void> {
+  if (await knex.schema.hasTable(table)) return;
   // sea-orm-migration's shape: version varchar PRIMARY KEY, applied_at bigint (unix seconds).
-  await knex.schema.createTable(MIGRATIONS_TABLE, (t) => {
+  await knex.schema.createTable(table, (t) => {
     t.specificType("version", "varchar").notNullable().primary();
     t.bigInteger("applied_at").notNullable();
   });
@@ -77,7 +88,13 @@ export async function appliedMigrations(knex: Knex): Promise<string[]> {
     .map((r) => r.version);
 }
 
-async function applyInTransaction(knex: Knex, dialect: Dialect, migration: Migration, connection?: unknown): Promise<void> {
+async function applyInTransaction(
+  knex: Knex,
+  dialect: Dialect,
+  migration: Migration,
+  connection?: unknown,
+  table = MIGRATIONS_TABLE,
+): Promise<void> {
   // Both engines have transactional DDL, so a migration and its bookkeeping row commit together.
   await knex.transaction(
     async (trx) => {
@@ -88,7 +105,7 @@ async function applyInTransaction(knex: Knex, dialect: Dialect, migration: Migra
           throw new Error(`${migration.name} left ${violations.length} foreign key violation(s)`);
         }
       }
-      await trx(MIGRATIONS_TABLE).insert({ version: migration.name, applied_at: Math.floor(Date.now() / 1000) });
+      await trx(table).insert({ version: migration.name, applied_at: Math.floor(Date.now() / 1000) });
     },
     connection === undefined ? undefined : { connection },
   );
@@ -145,5 +162,24 @@ export async function migrate(knex: Knex, dialect: Dialect, options: MigrateOpti
     // Attic's SQLite rebuild of `nar` (migration 11) lost `idx-nar-nar-hash`; databases it
     // migrated lack the index every dedup lookup needs. Restore it without a version row.
     await knex.raw("CREATE INDEX IF NOT EXISTS ?? ON ?? (??)", ["idx-nar-nar-hash", "nar", "nar_hash"]);
+  }
+  // Only on a full migration: a test applying a prefix of Attic's gets Attic's schema alone.
+  if (options.migrations === undefined) await migrateExtensions(knex, dialect, options.signal);
+}
+
+async function migrateExtensions(knex: Knex, dialect: Dialect, signal: AbortSignal | undefined): Promise<void> {
+  await ensureBookkeeping(knex, EXTENSION_MIGRATIONS_TABLE);
+  const applied = new Set((await knex(EXTENSION_MIGRATIONS_TABLE).pluck("version")) as string[]);
+  for (const migration of EXTENSION_MIGRATIONS) {
+    if (applied.has(migration.name)) continue;
+    signal?.throwIfAborted();
+    try {
+      await applyInTransaction(knex, dialect, migration, undefined, EXTENSION_MIGRATIONS_TABLE);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new DatabaseError(`Migration ${migration.name} failed: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
   }
 }

@@ -4,6 +4,7 @@ import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import { mapChunk, toNumber, type DbRecord } from "../rows.ts";
+import { dropHolds, HOLD_TABLE, LEASE_TABLE } from "./lease-repository.ts";
 
 /**
  * Garbage collection queries, in Attic's shapes (`server/src/gc.rs`): each batch picks its rows
@@ -62,6 +63,8 @@ export class KnexGcRepository implements GcRepository {
         .select("id")
         .where("state", "P")
         .andWhere("created_at", "<", this.dialect.toDbTimestamp(olderThan))
+        // A live upload's lease protects its NAR however long the upload takes.
+        .whereNotExists((q) => q.select(this.knex.raw("1")).from(HOLD_TABLE).whereRaw("?? = ??", [`${HOLD_TABLE}.nar_id`, "nar.id"]))
         .limit(limit);
       if (this.dialect.rowLocks) pick.forUpdate().skipLocked();
       return Number(await this.knex("nar").whereIn("id", pick).delete());
@@ -79,7 +82,14 @@ export class KnexGcRepository implements GcRepository {
           q
             .where((v) => v.where("chunk.state", "V").andWhere("chunk.holders_count", 0))
             // A pending chunk this old belongs to an upload that died: its hold never drops.
-            .orWhere((p) => p.where("chunk.state", "P").andWhere("chunk.created_at", "<", before)),
+            .orWhere((p) =>
+              p
+                .where("chunk.state", "P")
+                .andWhere("chunk.created_at", "<", before)
+                .whereNotExists((q) =>
+                  q.select(this.knex.raw("1")).from(HOLD_TABLE).whereRaw("?? = ??", [`${HOLD_TABLE}.chunk_id`, "chunk.id"]),
+                ),
+            ),
         )
         .limit(limit);
       if (this.dialect.rowLocks) pick.forUpdate("chunk").skipLocked();
@@ -106,6 +116,41 @@ export class KnexGcRepository implements GcRepository {
         deleted += Number(await this.knex("chunk").whereIn("id", batch).andWhere("state", "D").delete());
       }
       return deleted;
+    });
+  }
+
+  reapExpiredLeases(now: Date, limit: number): Promise<{ leases: number; holds: number }> {
+    return runQuery(this.dialect, "reapExpiredLeases", () =>
+      this.knex.transaction(async (trx) => {
+        const pick = trx(LEASE_TABLE).select("id").where("expires_at", "<", this.dialect.toDbTimestamp(now)).orderBy("id").limit(limit);
+        // A renewal racing this waits for the row lock, then finds the lease gone.
+        if (this.dialect.rowLocks) pick.forUpdate().skipLocked();
+        const ids = ((await pick) as DbRecord[]).map((row) => toNumber(row.id));
+        if (ids.length === 0) return { leases: 0, holds: 0 };
+        const holds = await dropHolds(trx, this.dialect, ids);
+        for (const batch of batches(ids, this.dialect.batchSize)) await trx(LEASE_TABLE).whereIn("id", batch).delete();
+        return { leases: ids.length, holds };
+      }),
+    );
+  }
+
+  referencedFiles(remoteFileIds: readonly string[]): Promise<Set<string>> {
+    return runQuery(this.dialect, "referencedFiles", async () => {
+      const found = new Set<string>();
+      for (const batch of batches([...new Set(remoteFileIds)], this.dialect.batchSize)) {
+        const ids = (await this.knex("chunk").whereIn("remote_file_id", batch).pluck("remote_file_id")) as string[];
+        for (const id of ids) found.add(String(id));
+      }
+      return found;
+    });
+  }
+
+  hasFilesOutside(prefix: string): Promise<boolean> {
+    return runQuery(this.dialect, "hasFilesOutside", async () => {
+      // LIKE with its wildcards escaped, so a prefix is matched literally on both dialects.
+      const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const row = await this.knex("chunk").whereRaw("?? NOT LIKE ? ESCAPE '\\'", ["remote_file_id", pattern]).first("id");
+      return row !== undefined;
     });
   }
 }
