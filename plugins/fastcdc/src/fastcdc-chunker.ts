@@ -3,6 +3,17 @@ import type { Chunker, ChunkSizes, IoOptions } from "@attic-ts/core";
 import { cutParameters, findCutPoint } from "./fastcdc.ts";
 import type { CutParameters } from "./fastcdc.ts";
 
+/**
+ * A copy of `source[from..to)` in a fresh, uninitialised buffer. `Uint8Array.prototype.slice`
+ * zero-fills its new backing store before copying: for 64 KiB chunks that doubled the memory
+ * traffic and was most of the streaming chunker's gap to the bare cut loop.
+ */
+function copyOut(source: Uint8Array, from: number, to: number): Uint8Array {
+  const out = Buffer.allocUnsafeSlow(to - from);
+  out.set(source.subarray(from, to));
+  return out;
+}
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -82,7 +93,7 @@ export class FastCdcChunker implements Chunker {
         while (slice.length - offset >= maxSize) {
           const length = findCutPoint(slice, offset, slice.length, false, params);
           if (length <= 0) throw new Error(`FastCDC made no progress on a full ${maxSize}-byte window`);
-          yield slice.slice(offset, offset + length);
+          yield copyOut(slice, offset, offset + length);
           signal?.throwIfAborted();
           offset += length;
         }
@@ -103,7 +114,7 @@ export class FastCdcChunker implements Chunker {
           // would spin forever yielding empty chunks.
           const length = findCutPoint(buf, start, end, false, params);
           if (length <= 0) throw new Error(`FastCDC made no progress on a full ${maxSize}-byte window`);
-          yield buf.slice(start, start + length);
+          yield copyOut(buf, start, start + length);
           signal?.throwIfAborted();
           start += length;
         }
@@ -111,7 +122,7 @@ export class FastCdcChunker implements Chunker {
     }
     while (buf !== undefined && start < end) {
       const length = findCutPoint(buf, start, end, true, params);
-      yield buf.slice(start, start + length);
+      yield copyOut(buf, start, start + length);
       signal?.throwIfAborted();
       start += length;
     }

@@ -3,6 +3,7 @@ import { mkdir, open, opendir, readFile, readdir, rename, rm, stat, unlink, writ
 import type { FileHandle } from "node:fs/promises";
 import { addAbortSignal } from "node:stream";
 import { dirname, join, resolve } from "node:path";
+import { syncDirectory, writeStream } from "./file-io.ts";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
 import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
 
@@ -12,6 +13,8 @@ const VERSION_FILE = "VERSION";
 /** In-progress writes live here; a dot name can never be a shard directory (keys never start with "."). */
 const TEMP_DIR = ".tmp";
 /** Temporary files older than this (ms) are leftovers of a crash and are removed by `init`. */
+/** Writes of one file in flight at once (see `writeStream`). */
+const WRITES_IN_FLIGHT = 4;
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
 const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
@@ -84,9 +87,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       handle = await this.#fs("create", temp, () => open(temp, "wx"));
       const file = handle;
-      for await (const chunk of abortable(body, signal)) {
-        await this.#fs("write", temp, () => writeAll(file, chunk));
-      }
+      await writeStream(file, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
       signal?.throwIfAborted();
       await this.#fs("fsync", temp, () => file.sync());
       handle = undefined;
@@ -258,18 +259,4 @@ export class LocalBlobStore implements BlobStore {
 function storageError(action: string, path: string, cause: unknown): StorageError {
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new StorageError(`Local storage could not ${action} ${path}: ${detail}`, { cause });
-}
-
-async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < chunk.byteLength; ) {
-    const { bytesWritten } = await file.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r").catch(() => undefined);
-  if (!handle) return;
-  await handle.sync().catch(() => undefined);
-  await handle.close().catch(() => undefined);
 }
