@@ -27,7 +27,13 @@ export function concatChunkStreams(
   const openMore = (upTo: number) => {
     while (next < refs.length && next <= upTo) {
       const p = openStream(store, refs[next]!, signal);
-      p.catch(() => {}); // observed when its turn comes; avoids an unhandled rejection meanwhile
+      p.then(
+        // A stream opened ahead has no reader yet: when the client goes away, the abort signal
+        // errors it, and an 'error' with no listener would crash the process. The error is not
+        // lost: iterating an errored stream throws it when (if ever) its turn comes.
+        (stream) => stream.on("error", () => {}),
+        () => {}, // observed when its turn comes; avoids an unhandled rejection meanwhile
+      );
       opened.push(p);
       next++;
     }
