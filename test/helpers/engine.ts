@@ -1,8 +1,6 @@
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import knex, { type Knex } from "knex";
-import { inject } from "vitest";
+import type { Knex } from "knex";
 import { createEngine, type Engine, type EngineConfigInput, type Principal, emptyPermission } from "@attic-ts/core";
 import { fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
 import { nativeCompressionPlugin } from "@attic-ts/compression";
@@ -12,18 +10,12 @@ import { localFsPlugin } from "@attic-ts/storage-local-fs";
 import { s3Plugin } from "@attic-ts/storage-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { jwtAuthPlugin } from "@attic-ts/token";
-import { createTestDatabase } from "../setup/postgres.ts";
-import { adminClient, createBucket, listObjects, removeBucket, s3StorageConfig } from "./s3.ts";
+import { provisionBackend, type TestDb, type TestStorage } from "./backend.ts";
+import { listObjects } from "./s3.ts";
+
+export { TEST_DBS, TEST_MATRIX, type TestBackend, type TestDb, type TestStorage } from "./backend.ts";
 
 export const builtinPlugins = [localFsPlugin, s3Plugin, sqlitePlugin, postgresPlugin, fastcdcPlugin, nativeCompressionPlugin, jwtAuthPlugin];
-
-/** The metadata databases the engine tests run on. */
-export type TestDb = "sqlite" | "postgres";
-/** Both, for `describe.each(TEST_DBS)`. */
-export const TEST_DBS: readonly TestDb[] = ["sqlite", "postgres"];
-
-/** Where the engine tests store chunks: a temp directory, or a fresh bucket on the run's Ceph RGW. */
-export type TestStorage = "local" | "s3";
 
 export interface TestEngineOptions {
   /** Default "local"; "s3" creates a fresh bucket on the gateway global-setup provides. */
@@ -49,20 +41,14 @@ export interface TestEngine {
 
 /**
  * An engine on a fresh database (a SQLite file, or a new PostgreSQL database on the cluster the
- * e2e global setup provides) and local directory, with Attic's template chunking.
+ * e2e global setup provides) and fresh storage (a local directory, or a new bucket), with
+ * Attic's template chunking.
  */
 export async function startTestEngine(overrides: Partial<EngineConfigInput> = {}, options: TestEngineOptions = {}): Promise<TestEngine> {
-  const db = options.db ?? "sqlite";
-  const dir = await mkdtemp(join(tmpdir(), "attic-ts-engine-"));
-  const storagePath = join(dir, "storage");
-  const pg = db === "postgres" ? await createTestDatabase(inject("postgresUrl"), "engine") : undefined;
-  const dbPath = pg ? pg.url : join(dir, "server.db");
-  const storage = options.storage ?? "local";
-  const s3Client = storage === "s3" ? adminClient() : undefined;
-  const s3 = s3Client ? { client: s3Client, bucket: await createBucket(s3Client, "engine") } : undefined;
+  const backend = await provisionBackend(options.db ?? "sqlite", options.storage ?? "local");
   const config: EngineConfigInput = {
-    database: { url: pg ? pg.url : `sqlite://${dbPath}?mode=rwc` },
-    storage: s3 ? s3StorageConfig(s3.bucket) : { type: "local", path: storagePath },
+    database: { url: backend.databaseUrl },
+    storage: backend.storageConfig,
     chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
     jwt: { signing: { "token-hs256-secret-base64": Buffer.from("a test secret for attic-ts").toString("base64") } },
     ...overrides,
@@ -71,28 +57,23 @@ export async function startTestEngine(overrides: Partial<EngineConfigInput> = {}
   try {
     engine = await createEngine({ config, plugins: builtinPlugins, configSource: "test config" });
   } catch (err) {
-    await pg?.drop();
-    await rm(dir, { recursive: true, force: true });
-    if (s3) await removeBucket(s3.client, s3.bucket).finally(() => s3.client.destroy());
+    await backend.cleanup();
     throw err;
   }
-  const inspect = pg
-    ? knex({ client: "pg", connection: pg.url, pool: { min: 0, max: 2 } })
-    : knex({ client: "sqlite3", connection: { filename: dbPath }, useNullAsDefault: true });
+  const inspect = backend.connect();
   return {
     engine,
-    dir,
-    storagePath,
-    db,
-    storage,
-    ...(s3 ? { s3 } : {}),
-    dbPath,
+    dir: backend.dir,
+    storagePath: backend.storagePath,
+    db: backend.db,
+    storage: backend.storage,
+    ...(backend.s3 ? { s3: backend.s3 } : {}),
+    dbPath: backend.dbPath,
     inspect,
     async close() {
       await inspect.destroy();
       await engine.stop();
-      await pg?.drop();
-      if (s3) await removeBucket(s3.client, s3.bucket).finally(() => s3.client.destroy());
+      await backend.cleanup();
     },
   };
 }
@@ -117,8 +98,11 @@ export async function createCache(engine: Engine, name: string, isPublic = false
   });
 }
 
+/** What {@link snapshot} looks at: a database connection and the storage. */
+export type StateSource = Pick<TestEngine, "inspect" | "storagePath" | "s3">;
+
 /** Row counts of every table and the files under storage (but VERSION) or objects in the bucket: the observable state. */
-export async function snapshot(t: TestEngine) {
+export async function snapshot(t: StateSource) {
   const count = async (table: string) => Number((await t.inspect(table).count({ n: "*" }))[0]!.n);
   const files: string[] = [];
   async function walk(dir: string): Promise<void> {
@@ -141,4 +125,25 @@ export async function snapshot(t: TestEngine) {
       Number((await t.inspect("chunk").where("state", "<>", "V").orWhere("holders_count", ">", 0).count({ n: "*" }))[0]!.n),
     files: files.sort(),
   };
+}
+
+/** How the engine answers for a NAR: its stream, or a presigned URL to redirect to. */
+export type ServedNarBody = { kind: "stream"; stream: AsyncIterable<Uint8Array> } | { kind: "redirect"; url: string };
+
+/**
+ * The stored (compressed) bytes of a served NAR, fetching a redirect's URL the way a client
+ * would. `redirect` says which answer the combination must give: Attic redirects exactly for a
+ * single-chunk NAR on S3, and streams everything else.
+ */
+export async function servedNarBytes(body: ServedNarBody, redirect: boolean): Promise<Buffer> {
+  if (body.kind === "redirect") {
+    if (!redirect) throw new Error(`expected a streamed NAR, got a redirect to ${body.url}`);
+    const response = await fetch(body.url);
+    if (response.status !== 200) throw new Error(`the redirect URL answered ${response.status}: ${await response.text()}`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+  if (redirect) throw new Error("expected a redirect to a presigned URL, got a stream");
+  const parts: Uint8Array[] = [];
+  for await (const part of body.stream) parts.push(part);
+  return Buffer.concat(parts);
 }

@@ -1,5 +1,8 @@
+import { parseTypedHash, toTypedBase16 } from "@attic-ts/core";
 import { addFiles, baseName, dumpNar, uploadInfoFor } from "../../../test/helpers/nix.ts";
 import { collect, pseudoRandomBytes } from "../../../test/helpers/data.ts";
+import type { TestEngine } from "../../../test/helpers/engine.ts";
+import { s3Settings } from "../../../test/helpers/s3.ts";
 
 export type UploadInfo = Awaited<ReturnType<typeof uploadInfoFor>>;
 
@@ -72,4 +75,31 @@ export async function createCacheHttp(baseUrl: string, token: string, name: stri
     }),
   });
   if (res.status !== 200) throw new Error(`creating ${name}: ${res.status} ${await res.text()}`);
+}
+
+/** How many chunks the server stored the NAR of `f` in (1 for a NAR below the chunking threshold). */
+export async function numChunks(t: TestEngine, f: NarFixture): Promise<number> {
+  const row = (await t.inspect("nar").where({ nar_hash: toTypedBase16(parseTypedHash(f.info.nar_hash)) }).first()) as { num_chunks: number } | undefined;
+  if (!row) throw new Error(`no NAR row for ${f.path}`);
+  return Number(row.num_chunks);
+}
+
+/**
+ * GETs (or HEADs) a NAR without following redirects. On S3 a single-chunk NAR is answered with
+ * Attic's 307 to a presigned URL on the gateway; `redirect` says whether this combination must
+ * redirect (asserted), and the redirect is then followed the way Nix does, without the cache's
+ * credentials. `final` is the response carrying the NAR bytes.
+ */
+export async function fetchNar(url: string, init: RequestInit, redirect: boolean): Promise<{ first: Response; final: Response }> {
+  const first = await fetch(url, { ...init, redirect: "manual" });
+  if (!redirect) {
+    if (first.status >= 300 && first.status < 400) throw new Error(`expected the NAR itself, got ${first.status} to ${first.headers.get("location")}`);
+    return { first, final: first };
+  }
+  if (first.status !== 307) throw new Error(`expected a 307 to a presigned URL, got ${first.status}: ${await first.text()}`);
+  const location = first.headers.get("location") ?? "";
+  const gateway = `${s3Settings().endpoint}/`;
+  if (!location.startsWith(gateway) || !/[?&]X-Amz-Signature=/.test(location)) throw new Error(`not a presigned gateway URL: ${location}`);
+  await first.arrayBuffer();
+  return { first, final: await fetch(location, { method: init.method ?? "GET" }) };
 }

@@ -3,9 +3,12 @@ import type { AddressInfo } from "node:net";
 import type Koa from "koa";
 import type { CachePermission, EngineConfigInput } from "@attic-ts/core";
 import { createApp, type HostOptions } from "../src/app.ts";
-import { startTestEngine, type TestEngine } from "../../../test/helpers/engine.ts";
+import { startTestEngine, type TestEngine, type TestEngineOptions } from "../../../test/helpers/engine.ts";
 
-/** A real engine (SQLite file, local storage, HS256 tokens) behind a real HTTP server. */
+/**
+ * A real engine (by default a SQLite file and local storage; PostgreSQL and S3 in the e2e
+ * project) with HS256 tokens, behind a real HTTP server.
+ */
 export interface TestServer {
   t: TestEngine;
   server: Server;
@@ -28,9 +31,21 @@ export async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-export async function startServer(overrides: Partial<EngineConfigInput> = {}, options: HostOptions = {}): Promise<TestServer> {
-  const t = await startTestEngine(overrides);
-  const { server, port } = await listen(createApp(t.engine, options));
+/** `backend` picks the database and storage (default SQLite and local; see TEST_MATRIX). */
+export async function startServer(
+  overrides: Partial<EngineConfigInput> = {},
+  options: HostOptions = {},
+  backend: TestEngineOptions = {},
+): Promise<TestServer> {
+  const t = await startTestEngine(overrides, backend);
+  let listening: Awaited<ReturnType<typeof listen>>;
+  try {
+    listening = await listen(createApp(t.engine, options));
+  } catch (err) {
+    await t.close();
+    throw err;
+  }
+  const { server, port } = listening;
   return {
     t,
     server,
