@@ -1,4 +1,5 @@
-import { constants as zlibConstants, createBrotliCompress, createBrotliDecompress } from "node:zlib";
+import { promisify } from "node:util";
+import { brotliCompress, constants as zlibConstants, createBrotliCompress, createBrotliDecompress } from "node:zlib";
 import { createUnxz } from "node-liblzma";
 import { DecompressStream } from "zstd-napi";
 import type { Transform } from "node:stream";
@@ -37,6 +38,8 @@ export interface NativeCompressorOptions {
 }
 
 const TYPES: readonly CompressionType[] = ["none", "br", "zstd", "xz"];
+
+const brotliCompressAsync = promisify(brotliCompress);
 
 function checkType(type: string): CompressionType {
   if (!(TYPES as readonly string[]).includes(type)) throw new InvalidCompressionTypeError(type);
@@ -113,6 +116,36 @@ export class NativeCompressor implements Compressor {
           (data, jobSignal) => this.#pool.run({ type: checked, level, data }, { signal: jobSignal, transfer: true }),
           { ...this.#blockOptions(checked), signal },
         );
+      }
+    }
+  }
+
+  /**
+   * One chunk in memory: for zstd and xz a single job on the pool when it fits in one block
+   * (no block re-slicing, stream generators or abort wiring per chunk), brotli on the libuv
+   * pool. Same output format as `compress`; larger inputs go through `compress`.
+   */
+  async compressBuffer(type: CompressionType, data: Uint8Array, options: CompressOptions = {}): Promise<Uint8Array> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const checked = checkType(type);
+    switch (checked) {
+      case "none":
+        return data;
+      case "br": {
+        const quality = effectiveLevel("br", options.level);
+        return brotliCompressAsync(data, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: quality } });
+      }
+      case "zstd":
+      case "xz": {
+        const level = effectiveLevel(checked, options.level);
+        if (data.byteLength <= this.#blockOptions(checked).blockSize) {
+          // Not transferred: the caller still owns `data` (it is a structured-clone copy).
+          return this.#pool.run({ type: checked, level, data }, signal ? { signal } : {});
+        }
+        const parts: Uint8Array[] = [];
+        for await (const part of this.compress(checked, (async function* () { yield data; })(), options)) parts.push(part);
+        return Buffer.concat(parts);
       }
     }
   }

@@ -9,7 +9,8 @@ import type { CutParameters } from "./fastcdc.ts";
  * traffic and was most of the streaming chunker's gap to the bare cut loop.
  */
 function copyOut(source: Uint8Array, from: number, to: number): Uint8Array {
-  const out = Buffer.allocUnsafeSlow(to - from);
+  // A plain Uint8Array over the unpooled buffer's own ArrayBuffer, as `slice` would return.
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(to - from).buffer, 0, to - from);
   out.set(source.subarray(from, to));
   return out;
 }

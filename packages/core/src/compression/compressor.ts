@@ -16,6 +16,13 @@ export interface Compressor {
   readonly types: readonly CompressionType[];
   compress(type: CompressionType, source: AsyncIterable<Uint8Array>, options?: CompressOptions): AsyncIterable<Uint8Array>;
   decompress(type: CompressionType, source: AsyncIterable<Uint8Array>, options?: IoOptions): AsyncIterable<Uint8Array>;
+  /**
+   * Optional: compresses bytes already in memory (a content-defined chunk) into the same format
+   * `compress` produces. Implement it when that can skip per-stream machinery: the engine
+   * compresses one chunk per 64 KiB on average, so stream setup per chunk was measurable.
+   * Without it the engine streams the chunk through `compress`.
+   */
+  compressBuffer?(type: CompressionType, data: Uint8Array, options?: CompressOptions): Promise<Uint8Array>;
   /** Stops worker threads. */
   close?(): Promise<void>;
 }

@@ -99,6 +99,11 @@ export class ChunkBatchWriter {
       await this.store.put(remoteFileKey(row.remoteFile), asyncOf(data), options);
       return { id, deduplicated: false, fileSize: data.length, fileHash: row.chunkHash };
     }
+    if (this.compressor.compressBuffer) {
+      const file = await this.compressor.compressBuffer(this.compression, data, { level: this.config.compression.level, ...options });
+      await this.store.put(remoteFileKey(row.remoteFile), asyncOf(file), options);
+      return { id, deduplicated: false, fileSize: file.byteLength, fileHash: sha256Typed(file) };
+    }
     const compressed = this.compressor.compress(this.compression, asyncOf(data), { level: this.config.compression.level, ...options });
     const file = new HashingStream(compressed, options);
     await this.store.put(remoteFileKey(row.remoteFile), file, options);
