@@ -18,3 +18,15 @@ describe("di", () => {
     expect(() => resolve(other, GREETING)).toThrow();
   });
 });
+
+describe("tokens", () => {
+  it("are the same for the same name, so a second copy of core resolves the engine's bindings", () => {
+    // What a plugin's own copy of @attic-ts/core would create for the same token.
+    const again = createToken<string>("greeting");
+    const c = createRootContainer();
+    c.registerInstance(GREETING, "hello");
+    expect(again).toBe(GREETING);
+    expect(c.resolve<string>(again)).toBe("hello");
+    expect(createToken<string>("other")).not.toBe(GREETING);
+  });
+});
