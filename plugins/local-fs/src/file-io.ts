@@ -1,6 +1,9 @@
 import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 
+/** Bytes written between two background flushes (see `writeStream`). */
+const SYNC_EVERY = 32 * 1024 * 1024;
+
 /** Writes the whole of `data` at `position`, looping over short writes. */
 async function writeAt(file: FileHandle, data: Uint8Array, position: number): Promise<void> {
   for (let offset = 0; offset < data.byteLength; ) {
@@ -26,6 +29,11 @@ export async function writeStream(
   const inFlight: Array<Promise<void>> = [];
   let failure: unknown;
   let position = 0;
+  // Large files are flushed to disk while they are being written (one background fdatasync per
+  // SYNC_EVERY bytes), so the caller's final fsync finds little left to do instead of the whole
+  // file: for a 256 MiB NAR that final flush had been a third of the upload's time.
+  let syncedUpTo = 0;
+  let syncing: Promise<void> | undefined;
   try {
     for await (const slice of body) {
       if (failure !== undefined) break;
@@ -35,10 +43,22 @@ export async function writeStream(
       inFlight.push(write);
       position += slice.byteLength;
       if (inFlight.length >= depth) await inFlight.shift()!.catch(() => undefined);
+      if (syncing === undefined && position - syncedUpTo >= SYNC_EVERY) {
+        const upTo = position;
+        syncing = file.datasync().then(
+          () => {
+            syncedUpTo = upTo;
+            syncing = undefined;
+          },
+          (err: unknown) => {
+            failure ??= err;
+          },
+        );
+      }
     }
   } finally {
     // Every write settles before the caller closes or removes the file.
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled([...inFlight, syncing]);
   }
   if (failure !== undefined) throw writeError(failure);
   return position;
