@@ -13,3 +13,23 @@ tsx bench/ingest-throughput.ts 512
 npx tsc -b
 node bench/ingest-memory.mjs 0.5 zstd
 node bench/ingest-memory.mjs 2 zstd
+
+# HTTP benchmarks (issue #8): the real atticd process against wrk, curl, nginx and the zstd CLI.
+# Sizes come from BENCH_* variables (see each script's header); BENCH_QUICK=1 runs a small,
+# single-run version of each. They need the built dist (`npx tsc -b` above).
+bash bench/install-bench-deps.sh
+if [ "${BENCH_QUICK:-}" = 1 ]; then
+  export BENCH_RUNS=1 BENCH_SIZE_MIB=64 BENCH_NARINFO_OBJECTS=300 BENCH_WRK_SECONDS=3 \
+    BENCH_INGEST_MIB=64 BENCH_DOWNLOAD_MIB=64 BENCH_CONCURRENT_MIB=8 BENCH_MISSING_OBJECTS=100000 BENCH_MISSING_REQUESTS=5
+fi
+# One failing script does not hide the others' figures; the run still fails at the end.
+failed=()
+BENCH_SIZE_MIB="${BENCH_SIZE_MIB:-512}" tsx bench/http-ingest.ts || failed+=(http-ingest)
+BENCH_WRK_SECONDS="${BENCH_WRK_SECONDS:-5}" tsx bench/http-narinfo.ts || failed+=(http-narinfo)
+tsx bench/http-nar.ts || failed+=(http-nar)
+tsx bench/http-missing-paths.ts || failed+=(http-missing-paths)
+tsx bench/http-dedup.ts || failed+=(http-dedup)
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "== FAILED: ${failed[*]}" >&2
+  exit 1
+fi

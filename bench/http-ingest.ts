@@ -1,0 +1,75 @@
+// Ingest through HTTP (issue #8): the real atticd process (local-fs + SQLite in a temp dir) and
+// this process as the client, PUTting /_api/v1/upload-path with X-Attic-Nar-Info and streaming
+// NAR files from disk, BENCH_PARALLEL (4) at a time. The NARs are `nix-store --dump` of real
+// directories under /usr/lib and /usr/share, BENCH_SIZE_MIB (1024) in total. Baselines, measured
+// in the same run on the same files:
+//   - compression "none": SHA-256 of the files read from disk (target >= 0.5x)
+//   - compression "zstd" (Attic's default, level 8): cores x `zstd -8 -T1` over the same files
+//     (target >= 0.85x)
+// Each figure is the median of BENCH_RUNS (3) runs, each on a fresh server.
+// Run: npx tsc -b && TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/http-ingest.ts
+// BENCH_PROFILE=DIR writes a --cpu-prof of the server's last run of each mode into DIR.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { startAtticd } from "./lib/atticd.ts";
+import { envNumber, load, mbps, median, repeat, verdict } from "./lib/bench-util.ts";
+import { makeNarFiles, sha256Files } from "./lib/nar-files.ts";
+import { uploadAll } from "./lib/upload-client.ts";
+
+const mib = envNumber("BENCH_SIZE_MIB", 1024);
+const runs = envNumber("BENCH_RUNS", 3);
+const parallel = envNumber("BENCH_PARALLEL", 4);
+const cores = availableParallelism();
+const profileDir = process.env.BENCH_PROFILE;
+
+function zstdCli(paths: string[], bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn("zstd", ["-8", "-T1", "-q", "-c", ...paths], { stdio: ["ignore", "ignore", "inherit"] });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(mbps(bytes, performance.now() - t0)) : reject(new Error(`zstd exited ${code}`))));
+  });
+}
+
+const work = await mkdtemp(join(tmpdir(), "attic-ts-httpbench-nars-"));
+try {
+  const nars = await makeNarFiles(work, mib * 2 ** 20);
+  const bytes = nars.reduce((a, n) => a + n.size, 0);
+  const paths = nars.map((n) => n.path);
+  console.log(`input: ${nars.length} NARs of /usr/lib and /usr/share directories, ${(bytes / 2 ** 20).toFixed(0)} MiB; ${parallel} uploads at a time; ${cores} cores; median of ${runs}`);
+
+  const sha = median(await repeat(runs, () => sha256Files(paths)));
+  const cli = median(await repeat(runs, () => zstdCli(paths, bytes)));
+
+  for (const compression of ["none", "zstd"] as const) {
+    const speeds: number[] = [];
+    let dedup = 0;
+    let stored = 0;
+    for (let r = 0; r < runs; r++) {
+      const profile = profileDir && r === runs - 1 ? [`--cpu-prof`, `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=ingest-${compression}.cpuprofile`] : [];
+      const server = await startAtticd({ compression, nodeFlags: profile });
+      try {
+        await server.createCache("bench");
+        const t0 = performance.now();
+        const results = await uploadAll({ url: server.url, token: server.token, cache: "bench" }, nars.map((n) => ({ ...n, body: n.path })), parallel);
+        speeds.push(mbps(bytes, performance.now() - t0));
+        dedup = results.reduce((a, x, i) => a + (x.frac_deduplicated ?? 0) * nars[i]!.size, 0) / bytes;
+        stored = (await server.storedBytes()).bytes;
+      } finally {
+        await server.stop();
+      }
+    }
+    const speed = median(speeds);
+    const [baseName, base, target] =
+      compression === "none" ? ["SHA-256 of the files", sha, 0.5] : [`zstd -8 -T1 CLI ${cli.toFixed(0)} MB/s x ${cores} cores`, cli * cores, 0.85];
+    console.log(
+      `http ingest ${compression === "none" ? "none  " : "zstd 8"}: ${speed.toFixed(0)} MB/s (runs ${speeds.map((s) => s.toFixed(0)).join("/")}; ` +
+        `${(dedup * 100).toFixed(0)}% deduplicated, stored ${(stored / 2 ** 20).toFixed(0)} MiB); ` +
+        `${baseName}: ${base.toFixed(0)} MB/s; ratio ${(speed / base).toFixed(2)} ${verdict(speed / base, ">=", target)}; ${load()}`,
+    );
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
