@@ -10,7 +10,7 @@ import { IncompleteNarError, NoSuchObjectError, NotFoundError } from "../errors.
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { narInfoFingerprint } from "../nix/fingerprint.ts";
 import { serializeNarInfo, serializeNixCacheInfo } from "../nix/narinfo.ts";
-import { parseSigningKey } from "../nix/signing-key.ts";
+import { SigningKeyCache } from "../nix/signing-key-cache.ts";
 import { isValidStorePathHash } from "../nix/store-path.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
@@ -51,6 +51,8 @@ async function* concatIterables(parts: Array<() => AsyncIterable<Uint8Array>>): 
 /** The Nix binary cache protocol: `nix-cache-info`, `<hash>.narinfo`, `nar/<hash>.nar`. */
 @injectable()
 export class BinaryCacheService {
+  readonly #signingKeys = new SigningKeyCache();
+
   constructor(
     @inject(DATABASE) private readonly db: Database,
     @inject(BLOB_STORE) private readonly store: BlobStore,
@@ -85,7 +87,7 @@ export class BinaryCacheService {
   async narInfo(principal: Principal, cacheName: string, file: string): Promise<Served<string>> {
     const hash = splitName(file, "narinfo");
     const { cache, object, nar } = await this.findObject(principal, cacheName, hash);
-    const key = parseSigningKey(cache.keypair);
+    const key = this.#signingKeys.get(cache.keypair);
     const fingerprint = narInfoFingerprint({
       storePath: object.storePath,
       narHash: nar.narHash,
