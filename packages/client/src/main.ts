@@ -1,6 +1,7 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { cacheInfo, configureCache, createCache, destroyCache } from "./commands/cache.ts";
 import type { CommandContext } from "./commands/context.ts";
+import { COMPLETION_SHELLS, type CompletionShell, genCompletions } from "./commands/gen-completions.ts";
 import { getClosure } from "./commands/get-closure.ts";
 import { login } from "./commands/login.ts";
 import { parseJobs, push } from "./commands/push.ts";
@@ -24,7 +25,7 @@ const integer = (value: string): number => {
   return n;
 };
 
-function program(ctx: CommandContext, options: MainOptions): Command {
+export function program(ctx: CommandContext, options: MainOptions): Command {
   const p = new Command("attic")
     .description("Attic binary cache client (attic-ts)")
     .exitOverride()
@@ -126,6 +127,11 @@ function program(ctx: CommandContext, options: MainOptions): Command {
     .option("--include-outputs", "include the outputs of derivations")
     .action((path: string, o: { includeOutputs?: boolean }) => getClosure(ctx, path, o));
 
+  p.command("gen-completions")
+    .description("Generate shell completions")
+    .addArgument(new Argument("<shell>", "the shell").choices(COMPLETION_SHELLS))
+    .action((shell: CompletionShell) => genCompletions(ctx, p, shell));
+
   return p;
 }
 
@@ -141,9 +147,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, io: CliIo, op
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version exit 0; usage errors were already printed by commander.
+      // Help and version exit 0; usage errors were already printed by commander and exit 2,
+      // as the upstream client's (clap's) do, so scripts can tell them from failed operations.
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
-      return err.exitCode === 0 ? 2 : err.exitCode;
+      return 2;
     }
     io.stderr.write(`Error: ${errorMessage(err)}\n`);
     return 1;

@@ -151,11 +151,12 @@ describe("attic cache", () => {
 
 describe("command line", () => {
   it("exits non-zero on usage errors and bad job counts, zero for help", async () => {
-    expect((await runMain(["push"], box.env)).code).not.toBe(0);
-    expect((await runMain(["frobnicate"], box.env)).code).not.toBe(0);
+    // Usage errors exit 2, as clap's do in the upstream client; failed operations exit 1.
+    expect((await runMain(["push"], box.env)).code).toBe(2);
+    expect((await runMain(["frobnicate"], box.env)).code).toBe(2);
     expect((await runMain(["--help"], box.env)).code).toBe(0);
     const bad = await runMain(["cache", "create", "main", "--priority", "abc"], box.env);
-    expect(bad.code).not.toBe(0);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("Not an integer.");
     await loginAs("t");
     const zero = await runMain(["push", "main", "-j", "0", "/nix/store/x"], box.env);
