@@ -4,6 +4,7 @@
 // SQLite, and prints the narinfo the cache would serve, signed with the cache's own key.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEngine, type Principal } from "@attic-ts/core";
@@ -45,7 +46,9 @@ try {
   const raw = JSON.parse(execFileSync("nix", ["--extra-experimental-features", "nix-command", "path-info", "--json", storePath], { encoding: "utf8" }));
   const info = Array.isArray(raw) ? raw[0] : raw[storePath];
   const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
-  const nar = spawn("nix-store", ["--dump", storePath], { stdio: ["ignore", "pipe", "inherit"] }).stdout;
+  // Piped at once into a stream we own: Node drops a child's stdout that nobody reads yet when
+  // the child exits, and a small NAR is dumped before the engine starts reading its body.
+  const nar = spawn("nix-store", ["--dump", storePath], { stdio: ["ignore", "pipe", "inherit"] }).stdout.pipe(new PassThrough());
 
   const result = await engine.uploads.uploadPath(
     admin,
