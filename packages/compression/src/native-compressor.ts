@@ -3,7 +3,7 @@ import { brotliCompress, constants as zlibConstants, createBrotliCompress, creat
 import { createUnxz } from "node-liblzma";
 import { DecompressStream } from "zstd-napi";
 import type { Transform } from "node:stream";
-import { InvalidCompressionTypeError } from "@attic-ts/core";
+import { asyncOf, InvalidCompressionTypeError } from "@attic-ts/core";
 import type { CompressOptions, CompressionType, Compressor, IoOptions } from "@attic-ts/core";
 import { abortableNext, releaseSource } from "./abortable-next.ts";
 import { compressInBlocks } from "./block-parallel.ts";
@@ -144,7 +144,7 @@ export class NativeCompressor implements Compressor {
           return this.#pool.run({ type: checked, level, data }, signal ? { signal } : {});
         }
         const parts: Uint8Array[] = [];
-        for await (const part of this.compress(checked, (async function* () { yield data; })(), options)) parts.push(part);
+        for await (const part of this.compress(checked, asyncOf(data), options)) parts.push(part);
         return Buffer.concat(parts);
       }
     }

@@ -1,5 +1,5 @@
 import { DatabaseError } from "@attic-ts/core";
-import type { CacheRow, ChunkRow, CompressionType, NarRow, ObjectRow, RemoteFile, RowState } from "@attic-ts/core";
+import type { CacheRow, ChunkRow, CompressionType, NarRow, NewChunk, ObjectRow, RemoteFile, RowState } from "@attic-ts/core";
 import type { Dialect } from "./dialect.ts";
 
 /** A row as the driver returns it. */
@@ -124,5 +124,21 @@ export function mapChunk(row: DbRecord, d: Dialect, p = ""): ChunkRow {
     remoteFileId: String(row[`${p}remote_file_id`]),
     holdersCount: toNumber(row[`${p}holders_count`]),
     createdAt: d.fromDbTimestamp(row[`${p}created_at`]),
+  };
+}
+
+/** A new chunk row, pending and held by its inserter from birth (so GC and other cleanups leave it alone). */
+export function pendingChunkRecord(chunk: NewChunk, dialect: Dialect): DbRecord {
+  return {
+    state: "P",
+    chunk_hash: chunk.chunkHash,
+    chunk_size: chunk.chunkSize,
+    file_hash: null,
+    file_size: null,
+    compression: chunk.compression,
+    remote_file: JSON.stringify(chunk.remoteFile),
+    remote_file_id: chunk.remoteFileId,
+    holders_count: 1,
+    created_at: dialect.toDbTimestamp(chunk.createdAt),
   };
 }

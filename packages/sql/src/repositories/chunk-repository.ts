@@ -3,7 +3,7 @@ import type { ChunkRepository, ChunkRow, CompressionType, NewChunk } from "@atti
 import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
-import { mapChunk, toNumber, type DbRecord } from "../rows.ts";
+import { mapChunk, pendingChunkRecord, toNumber, type DbRecord } from "../rows.ts";
 import { findAndLockRow } from "./find-and-lock.ts";
 
 /** `chunk` table queries. `knex` is the root instance or a transaction. */
@@ -56,7 +56,7 @@ export class KnexChunkRepository implements ChunkRepository {
         const ids = new Map<string, number>();
         for (const batch of batches(chunks, Math.min(this.dialect.batchSize, 100))) {
           const rows = (await this.knex("chunk")
-            .insert(batch.map((chunk) => this.pendingRow(chunk)))
+            .insert(batch.map((chunk) => pendingChunkRecord(chunk, this.dialect)))
             .returning(["id", "remote_file_id"])) as DbRecord[];
           for (const row of rows) ids.set(String(row.remote_file_id), toNumber(row.id));
         }
@@ -88,28 +88,12 @@ export class KnexChunkRepository implements ChunkRepository {
     });
   }
 
-  private pendingRow(chunk: NewChunk): DbRecord {
-    return {
-      state: "P",
-      chunk_hash: chunk.chunkHash,
-      chunk_size: chunk.chunkSize,
-      file_hash: null,
-      file_size: null,
-      compression: chunk.compression,
-      remote_file: JSON.stringify(chunk.remoteFile),
-      remote_file_id: chunk.remoteFileId,
-      // Held by the inserting upload from birth, so GC and other cleanups leave it alone.
-      holders_count: 1,
-      created_at: this.dialect.toDbTimestamp(chunk.createdAt),
-    };
-  }
-
   insertPendingChunk(chunk: NewChunk): Promise<number> {
     return runQuery(
       this.dialect,
       "insertPendingChunk",
       async () => {
-        const rows = (await this.knex("chunk").insert(this.pendingRow(chunk)).returning("id")) as DbRecord[];
+        const rows = (await this.knex("chunk").insert(pendingChunkRecord(chunk, this.dialect)).returning("id")) as DbRecord[];
         return toNumber(rows[0]?.id);
       },
       () => `a chunk with remote_file_id ${JSON.stringify(chunk.remoteFileId)} already exists`,

@@ -3,7 +3,7 @@ import type { ChunkRow, CompressionType, LeaseRepository, NarRow, NewChunk, NewN
 import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
-import { mapChunk, toNumber, type DbRecord } from "../rows.ts";
+import { mapChunk, pendingChunkRecord, toNumber, type DbRecord } from "../rows.ts";
 import { KnexChunkRepository } from "./chunk-repository.ts";
 import { KnexNarRepository } from "./nar-repository.ts";
 
@@ -182,20 +182,4 @@ export class KnexLeaseRepository implements LeaseRepository {
       () => "a chunk with one of these remote_file_ids already exists",
     );
   }
-}
-
-/** A new chunk row, pending and held by its inserter from birth (as `KnexChunkRepository` inserts it). */
-function pendingChunkRecord(chunk: NewChunk, dialect: Dialect): DbRecord {
-  return {
-    state: "P",
-    chunk_hash: chunk.chunkHash,
-    chunk_size: chunk.chunkSize,
-    file_hash: null,
-    file_size: null,
-    compression: chunk.compression,
-    remote_file: JSON.stringify(chunk.remoteFile),
-    remote_file_id: chunk.remoteFileId,
-    holders_count: 1,
-    created_at: dialect.toDbTimestamp(chunk.createdAt),
-  };
 }
