@@ -11,12 +11,24 @@ export interface PoolJob {
   data: Uint8Array;
 }
 
+/**
+ * Jobs with at most this many input bytes go through the worker's shared memory (default 1 MiB,
+ * which holds any chunk of Attic's default template, max 256 KiB). See `WorkerPool`.
+ */
+export const DEFAULT_SHARED_BYTES = 1024 * 1024;
+
+/** Output room for a shared job: zstd's compressBound(input) is input + input/256 + a little. */
+function sharedOutputBytes(input: number): number {
+  return input + (input >>> 8) + 64 * 1024;
+}
+
 export interface RunOptions {
   /** Rejects the job: a queued job is dropped, a running one finishes and its result is discarded. */
   signal?: AbortSignal | undefined;
   /**
-   * Moves `data.buffer` to the worker instead of copying it. The caller's buffer is detached
-   * afterwards, so only pass true for a buffer nobody else holds.
+   * Lets the pool move `data.buffer` to the worker instead of copying it (done for jobs too
+   * large for the shared memory). The caller's buffer may be detached afterwards, so only pass
+   * true for a buffer nobody else holds.
    */
   transfer?: boolean | undefined;
 }
@@ -31,6 +43,13 @@ export interface WorkerPoolOptions {
   maxQueued?: number | undefined;
   /** The worker script; default the compress worker. Tests substitute failing workers. */
   workerUrl?: URL | undefined;
+  /**
+   * Input bytes of a job that go through the worker's shared memory instead of a message
+   * (0 turns it off). Each worker then holds one SharedArrayBuffer of about twice this size.
+   * Default DEFAULT_SHARED_BYTES with the compress worker, 0 with a `workerUrl` of one's own
+   * (the worker must then read `workerData.shared`, as compress-worker.mjs does).
+   */
+  sharedBytes?: number | undefined;
 }
 
 /** Raised for jobs submitted to, or still pending in, a closed pool. */
@@ -56,9 +75,19 @@ interface Slot {
   worker: Worker;
   current: PendingJob | undefined;
   dead: boolean;
+  /** This worker's shared input region (`sharedBytes`), and its output region after it. */
+  input: Uint8Array | undefined;
+  output: Uint8Array | undefined;
 }
 
-type WorkerReply = { id: number; ok: true; data: Uint8Array } | { id: number; ok: false; message: string };
+/**
+ * A job's answer: the output bytes (moved), the length of the output the worker wrote into
+ * the shared output region, or the error.
+ */
+type WorkerReply =
+  | { id: number; ok: true; data: Uint8Array }
+  | { id: number; ok: true; sharedLength: number }
+  | { id: number; ok: false; message: string };
 
 /**
  * The compress worker's URL. From `src/` (Vitest, tsx) it sits beside this module; from `dist/`
@@ -75,6 +104,12 @@ export function defaultWorkerUrl(): URL {
  * A fixed-size pool of worker threads running one job each at a time. Workers start on demand,
  * are unref'd while idle (an idle pool never keeps the process alive) and ref'd while busy (an
  * awaited job does). A worker that crashes rejects its job and is replaced on the next job.
+ *
+ * Small jobs (every chunk of a chunked upload) travel through one SharedArrayBuffer per
+ * worker: the input is copied in, the worker compresses into the output region, and the
+ * result is copied out, so the messages carry no buffers. With a buffer per message, each
+ * worker's heap held 10-30 MiB of received and sent ArrayBuffers between its collections,
+ * which was most of the server's peak RSS during a zstd upload (BENCHMARKS.md).
  */
 export class WorkerPool {
   readonly size: number;
@@ -91,7 +126,10 @@ export class WorkerPool {
     this.size = Math.max(1, Math.floor(options.size ?? availableParallelism()));
     this.#maxQueued = Math.max(1, options.maxQueued ?? 8 * this.size);
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
+    this.#sharedBytes = Math.max(0, Math.floor(options.sharedBytes ?? (options.workerUrl ? 0 : DEFAULT_SHARED_BYTES)));
   }
+
+  readonly #sharedBytes: number;
 
   /** Live worker threads (started lazily, at most `size`). */
   get workerCount(): number {
@@ -202,13 +240,25 @@ export class WorkerPool {
       slot.current = pending;
       slot.worker.ref();
       const { type, level, data } = pending.job;
-      slot.worker.postMessage({ id: pending.id, type, level, data }, pending.transfer ? [data.buffer as ArrayBuffer] : []);
+      if (slot.input !== undefined && data.byteLength <= slot.input.byteLength) {
+        slot.input.set(data);
+        slot.worker.postMessage({ id: pending.id, type, level, sharedLength: data.byteLength });
+      } else {
+        slot.worker.postMessage({ id: pending.id, type, level, data }, pending.transfer ? [data.buffer as ArrayBuffer] : []);
+      }
     }
   }
 
   #spawn(): Slot {
-    const worker = new Worker(this.#workerUrl);
-    const slot: Slot = { worker, current: undefined, dead: false };
+    const shared = this.#sharedBytes > 0 ? new SharedArrayBuffer(this.#sharedBytes + sharedOutputBytes(this.#sharedBytes)) : undefined;
+    const worker = new Worker(this.#workerUrl, { workerData: { shared, inputBytes: this.#sharedBytes } });
+    const slot: Slot = {
+      worker,
+      current: undefined,
+      dead: false,
+      input: shared && new Uint8Array(shared, 0, this.#sharedBytes),
+      output: shared && new Uint8Array(shared, this.#sharedBytes),
+    };
     worker.on("message", (reply: WorkerReply) => this.#onReply(slot, reply));
     worker.on("error", (err) => this.#onDeath(slot, err));
     worker.on("exit", (code) => this.#onDeath(slot, new Error(`Compression worker exited with code ${code}.`)));
@@ -223,8 +273,12 @@ export class WorkerPool {
     if (pending === undefined || pending.id !== reply.id) return;
     slot.current = undefined;
     slot.worker.unref();
-    if (reply.ok) pending.resolve(reply.data);
-    else pending.reject(new Error(reply.message));
+    if (!reply.ok) pending.reject(new Error(reply.message));
+    else if ("data" in reply) pending.resolve(reply.data);
+    else if (slot.output !== undefined && reply.sharedLength <= slot.output.byteLength) {
+      // Copied out before the next job can reuse the region (dispatch runs below).
+      pending.resolve(Buffer.from(slot.output.subarray(0, reply.sharedLength)));
+    } else pending.reject(new Error("Compression worker answered with an invalid shared output length."));
     if (!slot.dead) this.#idle.push(slot);
     this.#dispatch();
   }

@@ -40,13 +40,31 @@ describe("WorkerPool with the compress worker", () => {
   });
 
   it("moves the input buffer only when asked to", async () => {
-    const p = pool({ size: 1 });
+    const p = pool({ size: 1, sharedBytes: 0 });
     const kept = new Uint8Array(textLike(10_000));
     await p.run({ type: "zstd", level: 3, data: kept });
     expect(kept.byteLength).toBe(10_000);
     const moved = new Uint8Array(textLike(10_000));
     await p.run({ type: "zstd", level: 3, data: moved }, { transfer: true });
     expect(moved.byteLength).toBe(0); // detached
+  });
+
+  it("passes small jobs through shared memory: same frames, input kept, results not mixed up", async () => {
+    const shared = pool({ size: 2, sharedBytes: 64 * 1024 });
+    const plain = pool({ size: 1, sharedBytes: 0 });
+    // Sizes below, at and above the shared region, so both paths run side by side.
+    const inputs = [1, 1000, 65_536, 65_537, 300_000, 20_000, 0].map((n, i) => new Uint8Array(textLike(n, i + 1)));
+    const copies = inputs.map((d) => Buffer.from(d));
+    const outs = await Promise.all(inputs.map((data) => shared.run({ type: "zstd", level: 8, data }, { transfer: true })));
+    for (const [i, out] of outs.entries()) {
+      expect(Buffer.from(zstdDecompress(out)).equals(copies[i]!)).toBe(true);
+      expect(Buffer.from(out).equals(Buffer.from(await plain.run({ type: "zstd", level: 8, data: copies[i]! })))).toBe(true);
+    }
+    // Only the job too large for the shared region was moved out of the caller's hands.
+    expect(inputs.map((d, i) => copies[i]!.byteLength > 0 && d.byteLength === 0)).toEqual([false, false, false, true, true, false, false]);
+    const xz = await shared.run({ type: "xz", level: 1, data: textLike(50_000, 9) });
+    expect(xz.byteLength).toBeGreaterThan(0);
+    expect(xz.byteLength).toBeLessThan(50_000);
   });
 
   it("runs jobs in parallel on at most `size` workers, lazily started", async () => {
