@@ -26,10 +26,11 @@ export interface PluginDescriptor<Cfg = unknown> {
   /** Validates this plugin's config table (strict; kebab-case keys as in Attic). */
   configSchema: z.ZodType<Cfg>;
   /**
-   * Binds the plugin's token synchronously; async work (connect, migrate) goes into
-   * `ctx.lifecycle.onStart`, and releasing resources into `onStop`.
+   * Binds the plugin's token; async work (connect, migrate) goes into `ctx.lifecycle.onStart`,
+   * and releasing resources into `onStop`. It may return a promise, so a plugin can import its
+   * heavy dependencies only when it is selected (the S3 plugin's AWS SDK is ~20 MiB of heap).
    */
-  register(container: DependencyContainer, config: Cfg, ctx: PluginContext): void;
+  register(container: DependencyContainer, config: Cfg, ctx: PluginContext): void | Promise<void>;
 }
 
 /** Identity helper that infers `Cfg` from the schema. */

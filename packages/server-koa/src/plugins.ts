@@ -6,7 +6,8 @@ import { nativeCompressionPlugin } from "@attic-ts/compression";
 import { postgresPlugin } from "@attic-ts/db-postgres";
 import { sqlitePlugin } from "@attic-ts/db-sqlite";
 import { localFsPlugin } from "@attic-ts/storage-local-fs";
-import { s3Plugin } from "@attic-ts/storage-s3";
+// The descriptor alone: the AWS SDK is imported only when `storage.type = "s3"` is selected.
+import { s3Plugin } from "@attic-ts/storage-s3/plugin";
 import { jwtAuthPlugin } from "@attic-ts/token";
 import type { Env } from "./config/xdg-paths.ts";
 

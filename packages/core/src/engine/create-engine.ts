@@ -70,7 +70,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
 
   for (const { plugin, rawConfig, key } of selectPlugins(config, options.plugins, source)) {
     const pluginConfig = parseConfig(plugin.configSchema, rawConfig, source, key);
-    plugin.register(container, pluginConfig, { logger: logger.child({ plugin: `${plugin.kind}-${plugin.type}` }), lifecycle, engineConfig: config });
+    await plugin.register(container, pluginConfig, { logger: logger.child({ plugin: `${plugin.kind}-${plugin.type}` }), lifecycle, engineConfig: config });
   }
 
   try {
