@@ -80,6 +80,12 @@ let
         cp "$packageLockPath" "$out/package-lock.json"
       '';
 
+  # Node flags per command: atticd's shebang flag (see packages/server-koa/bin/atticd.js; V8
+  # reads it only at start-up, so the wrapper must pass it).
+  nodeFlags = {
+    atticd = "--max-semi-space-size=4";
+  };
+
   # The commands this package installs: name → script inside the workspace.
   commands = {
     atticd = "packages/server-koa/bin/atticd.js";
@@ -135,7 +141,7 @@ buildNpmPackage {
     ${lib.concatStrings (
       lib.mapAttrsToList (name: script: ''
         if [ -e "$dest/${script}" ]; then
-          makeWrapper ${lib.getExe nodejs} "$out/bin/${name}" --add-flags "$dest/${script}"
+          makeWrapper ${lib.getExe nodejs} "$out/bin/${name}" --add-flags "${nodeFlags.${name} or ""} $dest/${script}"
         fi
       '') commands
     )}

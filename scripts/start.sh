@@ -12,4 +12,5 @@ if [ ! -d node_modules ]; then
 fi
 # The local compiler: no npx update notices, and the version the lockfile pins.
 ./node_modules/.bin/tsc -b
-exec node packages/server-koa/bin/atticd.js "$@"
+# The V8 flag bin/atticd.js names in its shebang (see there).
+exec node --max-semi-space-size=4 packages/server-koa/bin/atticd.js "$@"

@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -61,6 +61,13 @@ async function statusField(pid: number, field: string): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
+/** The node flags in atticd's shebang (`#!/usr/bin/env -S node FLAGS`), as a deployment passes them. */
+function shebangFlags(): string[] {
+  const first = readFileSync(ATTICD, "utf8").split("\n", 1)[0] ?? "";
+  const words = first.split(/\s+/);
+  return words.slice(words.indexOf("node") + 1);
+}
+
 export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtticd> {
   const dir = mkdtempSync(join(tmpdir(), "attic-ts-httpbench-"));
   const storage = join(dir, "storage");
@@ -90,7 +97,7 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
   const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info" };
 
   const launch = async () => {
-    const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
+    const child: ChildProcess = spawn(process.execPath, [...shebangFlags(), ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
       env,
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],

@@ -1,16 +1,14 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Launcher for the compiled atticd (built by `tsc -b` into ../dist).
+//
+// --max-semi-space-size=4 (MiB): an upload allocates fast (every body slice and chunk is a
+// fresh buffer), and V8 then grows each young-generation semi-space to 16 MiB, in the main
+// isolate and in every compression worker (workers inherit the flags). Capped at 4 MiB, the
+// peak RSS of a zstd upload drops by about 30-60 MiB for more, cheaper scavenges
+// (BENCHMARKS.md). V8 reads the setting only when an isolate is created, so it must be on the
+// command line (this shebang, scripts/start.sh, the Nix wrapper) or in NODE_OPTIONS; setting it
+// from here with v8.setFlagsFromString was measured to have no effect.
 import { existsSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
-
-// V8 lets the young generation grow to 2 x 16 MiB (+ headroom) under a high allocation rate,
-// which an upload has (every body slice and chunk is a fresh buffer). Capping each semi-space
-// at 4 MiB took 30 MiB off the peak RSS of a 1 GiB upload for more, cheaper scavenges
-// (BENCHMARKS.md). An explicit --max-semi-space-size in NODE_OPTIONS or on the command line wins.
-const SEMI_SPACE_FLAG = "--max-semi-space-size";
-if (![...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((arg) => arg.startsWith(SEMI_SPACE_FLAG))) {
-  setFlagsFromString(`${SEMI_SPACE_FLAG}=4`);
-}
 
 const entry = new URL("../dist/cli/atticd.js", import.meta.url);
 if (!existsSync(entry)) {
