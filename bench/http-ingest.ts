@@ -3,7 +3,10 @@
 // NAR files from disk, BENCH_PARALLEL (4) at a time. The NARs are `nix-store --dump` of real
 // directories under /usr/lib and /usr/share, BENCH_SIZE_MIB (1024) in total. Baselines, measured
 // in the same run on the same files:
-//   - compression "none": SHA-256 of the files read from disk (target >= 0.5x)
+//   - compression "none": SHA-256 of the files read from disk (target >= 0.5x), and the disk's
+//     limit for a chunk store: as many files of the sizes atticd stored, written durably
+//     (temp file, fsync, rename) 24 at a time, without HTTP, hashing or database
+
 //   - compression "zstd" (Attic's default, level 8): cores x `zstd -8 -T1` over the same files
 //     (target >= 0.85x)
 // Each figure is the median of BENCH_RUNS (3) runs, each on a fresh server.
@@ -14,6 +17,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAtticd } from "./lib/atticd.ts";
+import { evenSizes, fileWriteRate } from "./lib/file-baseline.ts";
 import { envNumber, load, mbps, median, repeat, verdict } from "./lib/bench-util.ts";
 import { makeNarFiles, sha256Files } from "./lib/nar-files.ts";
 import { uploadAll } from "./lib/upload-client.ts";
@@ -47,6 +51,7 @@ try {
     const speeds: number[] = [];
     let dedup = 0;
     let stored = 0;
+    let storedFiles = 0;
     for (let r = 0; r < runs; r++) {
       const profile = profileDir && r === runs - 1 ? [`--cpu-prof`, `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=ingest-${compression}.cpuprofile`] : [];
       const server = await startAtticd({ compression, nodeFlags: profile });
@@ -56,7 +61,7 @@ try {
         const results = await uploadAll({ url: server.url, token: server.token, cache: "bench" }, nars.map((n) => ({ ...n, body: n.path })), parallel);
         speeds.push(mbps(bytes, performance.now() - t0));
         dedup = results.reduce((a, x, i) => a + (x.frac_deduplicated ?? 0) * nars[i]!.size, 0) / bytes;
-        stored = (await server.storedBytes()).bytes;
+        ({ bytes: stored, files: storedFiles } = await server.storedBytes());
       } finally {
         await server.stop();
       }
@@ -69,6 +74,15 @@ try {
         `${(dedup * 100).toFixed(0)}% deduplicated, stored ${(stored / 2 ** 20).toFixed(0)} MiB); ` +
         `${baseName}: ${base.toFixed(0)} MB/s; ratio ${(speed / base).toFixed(2)} ${verdict(speed / base, ">=", target)}; ${load()}`,
     );
+    if (compression === "none") {
+      // The same number of files and bytes atticd stored, as NAR MB/s (stored ~ NAR bytes here).
+      const disk = await fileWriteRate(evenSizes(storedFiles, stored));
+      const limit = disk * (bytes / stored);
+      console.log(
+        `  disk limit for those ${storedFiles} chunk files (${(stored / 2 ** 20).toFixed(0)} MiB written durably, 24 at a time, no HTTP/hashing/database): ` +
+          `${limit.toFixed(0)} MB/s of NAR; atticd / that ${(speed / limit).toFixed(2)}; ${load()}`,
+      );
+    }
   }
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -6,13 +6,12 @@
 //   - zstd level 8, chunked, on real files: vs cores x the `zstd -8 -T1` CLI (target >= 0.85x)
 // Run: TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/ingest-throughput.ts [MiB, default 512]
 import { spawnSync } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
-import { availableParallelism, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism } from "node:os";
 import { FastCdcChunker } from "@attic-ts/chunker-fastcdc";
 import { benchEngine, ADMIN, syntheticInfo } from "./lib/bench-engine.ts";
+import { fileWriteRate } from "./lib/file-baseline.ts";
 import { keystream, mbps } from "./lib/keystream.ts";
 import { realisticBytes } from "./lib/realistic-bytes.ts";
 
@@ -54,31 +53,6 @@ function sha256Baseline(buf: Buffer): number {
   return top;
 }
 
-/** Writes files of the given sizes the way local-fs does (10 at a time), MB/s of payload. */
-async function smallFileBaseline(sizes: number[]): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), "attic-ts-files-"));
-  await mkdir(join(dir, "tmp"));
-  const data = Buffer.alloc(Math.max(...sizes), 7);
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: 10 }, async () => {
-      while (next < sizes.length) {
-        const n = sizes[next++]!;
-        const temp = join(dir, "tmp", randomUUID());
-        const file = await open(temp, "wx");
-        await file.write(data.subarray(0, n));
-        await file.sync();
-        await file.close();
-        await rename(temp, join(dir, randomUUID()));
-      }
-    }),
-  );
-  const speed = mbps(sizes.reduce((a, b) => a + b, 0), performance.now() - t0);
-  await rm(dir, { recursive: true, force: true });
-  return speed;
-}
-
 function zstdCliBaseline(buf: Buffer): number {
   let top = 0;
   for (let i = 0; i < 2; i++) {
@@ -100,7 +74,7 @@ console.log(`ingest none, whole NAR, ${mib} MiB: ${whole.speed.toFixed(0)} MB/s;
 
 const chunkSizes: number[] = [];
 for await (const c of new FastCdcChunker({ minSize: 16384, avgSize: 65536, maxSize: 262144 }).chunk(slices(random))) chunkSizes.push(c.length);
-const files = await smallFileBaseline(chunkSizes);
+const files = await fileWriteRate(chunkSizes, 24);
 const chunked = best(await ingest(random, "none", 65536), await ingest(random, "none", 65536));
 console.log(
   `ingest none, chunked (${chunkSizes.length} chunks), ${mib} MiB: ${chunked.speed.toFixed(0)} MB/s; writing ${chunkSizes.length} files of those sizes (temp+fsync+rename): ${files.toFixed(0)} MB/s; ratio ${(chunked.speed / files).toFixed(2)}; vs SHA-256 ${(chunked.speed / sha).toFixed(2)}`,

@@ -75,6 +75,42 @@ describe.each(TEST_MATRIX)("deduplication (%s, %s)", (db, storage) => {
   });
 });
 
+describe.each(TEST_MATRIX)("dedup within one NAR when the upload forgets old chunks (%s, %s)", (db, storage) => {
+  it("a repeat found in the database again counts and stores the same as one remembered", async () => {
+    // R, S, R: the second R is mostly chunks the upload stored before. With seenLimit 1 the
+    // upload has forgotten them (memory bound for huge NARs) and must find them in the database.
+    const r = pseudoRandomBytes(41, 1024 * 1024);
+    const path = await addFiles(`repeat-${db}-${storage}`, { "a.bin": r, "b.bin": pseudoRandomBytes(42, 1024 * 1024), "c.bin": r });
+    const nar = await collect(dumpNar(path));
+    const outcomes = [];
+    for (const seenLimit of [100_000, 1]) {
+      const t = await startTestEngine(
+        { compression: { type: "zstd" }, chunking: { "nar-size-threshold": 1, "min-size": 4096, "avg-size": 16384, "max-size": 65536 } },
+        { db, storage },
+      );
+      try {
+        await createCache(t.engine, "repeat");
+        t.engine.uploads.seenLimit = seenLimit;
+        const info = await uploadInfoFor("repeat", path);
+        const result = await t.engine.uploads.uploadPath(ROOT, info, slices(nar, 65536));
+        const state = await snapshot(t);
+        expect(state.pendingOrHeld).toBe(0);
+        expect(state.files).toHaveLength(state.chunk);
+        const served = await t.engine.binaryCache.nar(ROOT, "repeat", `${info.store_path_hash}.nar`);
+        const plain = await collect(decoder.decompress("zstd", slices(await servedNarBytes(served.body, false), 65536)));
+        expect(plain.equals(nar)).toBe(true);
+        outcomes.push({ result, chunks: state.chunk, chunkrefs: state.chunkref });
+      } finally {
+        await t.close();
+      }
+    }
+    const [remembered, forgotten] = outcomes;
+    expect(remembered!.result.kind).toBe("Uploaded");
+    expect(remembered!.result.frac_deduplicated).toBeGreaterThan(0.25);
+    expect(forgotten).toEqual(remembered);
+  });
+});
+
 describe.each(TEST_MATRIX)("concurrent pushes of one NAR (%s, %s)", (db, storage) => {
   it.each([
     ["chunked", 1],

@@ -16,10 +16,24 @@ import type { UploadSession } from "./upload-session.ts";
 
 /**
  * Chunks already handled in this upload, by `sha256:<hex>`: a promise while the chunk is being
- * stored, then the plain result. Kept for the whole upload (for dedup within the NAR), so an
- * entry is made as small as possible once settled: a 2 GiB NAR has some 32,000 of them.
+ * stored, then the plain result. Chunks in flight always stay (a repeat must wait for the one
+ * write); of the settled ones only the newest SEEN_SETTLED_LIMIT are kept, so memory does not
+ * grow with the NAR (a 2 GiB NAR has some 32,000 chunks). An older repeat is found in the
+ * database instead, as a chunk of another upload would be.
  */
 export type SeenChunks = Map<string, WrittenChunk | Promise<WrittenChunk>>;
+
+/** Settled entries a `SeenChunks` map keeps (about 150 bytes each). */
+export const SEEN_SETTLED_LIMIT = 4096;
+
+/** Drops the oldest settled entries beyond `limit`; entries in flight are never dropped. */
+export function evictSettled(seen: SeenChunks, limit = SEEN_SETTLED_LIMIT): void {
+  if (seen.size <= limit) return;
+  for (const [hash, entry] of seen) {
+    if (seen.size <= limit) return;
+    if (!(entry instanceof Promise)) seen.delete(hash);
+  }
+}
 
 function sha256Typed(data: Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -50,9 +64,16 @@ export class ChunkBatchWriter {
     chunks: readonly Uint8Array[],
     seen: SeenChunks,
     signal?: AbortSignal,
+    seenLimit = SEEN_SETTLED_LIMIT,
   ): Promise<WrittenChunk[]> {
     const hashes = chunks.map(sha256Typed);
-    const fresh = [...new Set(hashes.filter((h) => !seen.has(h)))];
+    // Entries taken now: another batch may evict a settled one before this batch ends.
+    const known = new Map<string, WrittenChunk | Promise<WrittenChunk>>();
+    for (const h of hashes) {
+      const entry = seen.get(h);
+      if (entry !== undefined) known.set(h, entry);
+    }
+    const fresh = [...new Set(hashes.filter((h) => !known.has(h)))];
     const found = fresh.length > 0 ? await session.findAndLockChunks(fresh, this.compression) : new Map();
 
     const toStore = fresh.filter((h) => !found.has(h));
@@ -66,25 +87,33 @@ export class ChunkBatchWriter {
 
     const stored = Promise.all(rows.map((row, i) => this.storeOne(row, ids[i]!, chunks[firstIndex.get(row.chunkHash)!]!, signal)));
     stored.catch(() => {}); // awaited below; the per-hash promises may be awaited by later batches first
-    for (const [h, row] of found) seen.set(h, { id: row.id, deduplicated: true, fileSize: row.fileSize ?? 0 });
+    for (const [h, row] of found) {
+      const entry = { id: row.id, deduplicated: true, fileSize: row.fileSize ?? 0 };
+      seen.set(h, entry);
+      known.set(h, entry);
+    }
     rows.forEach((row, i) => {
       const one = stored.then((all) => all[i]!);
       one.catch(() => {}); // a later batch may never ask for it; the failure surfaces via `stored`
       seen.set(row.chunkHash, one);
+      known.set(row.chunkHash, one);
     });
 
     const files = await stored;
-    files.forEach((f, i) => seen.set(rows[i]!.chunkHash, { id: f.id, deduplicated: false, fileSize: f.fileSize }));
     if (files.length > 0) await this.db.chunks.markChunksValid(files.map((f) => ({ id: f.id, fileHash: f.fileHash, fileSize: f.fileSize })));
+    // Settled only once valid: an entry evicted from now on is found by the database lookup.
+    files.forEach((f, i) => seen.set(rows[i]!.chunkHash, { id: f.id, deduplicated: false, fileSize: f.fileSize }));
 
     // A chunk counts as deduplicated unless this batch stored it (first occurrence).
     const storedHere = new Set(toStore.map((h) => firstIndex.get(h)));
-    return Promise.all(
+    const written = await Promise.all(
       hashes.map(async (h, i) => {
-        const written = await seen.get(h)!;
-        return storedHere.has(i) ? written : { ...written, deduplicated: true };
+        const entry = await known.get(h)!;
+        return storedHere.has(i) ? entry : { ...entry, deduplicated: true };
       }),
     );
+    evictSettled(seen, seenLimit);
+    return written;
   }
 
   private async storeOne(

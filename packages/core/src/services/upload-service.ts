@@ -16,7 +16,7 @@ import { LimitedBody } from "../util/limited-body.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
-import { ChunkBatchWriter, type SeenChunks } from "./chunk-batch-writer.ts";
+import { ChunkBatchWriter, SEEN_SETTLED_LIMIT, type SeenChunks } from "./chunk-batch-writer.ts";
 import { validateUploadInfo } from "./validate-upload-info.ts";
 import type { UploadPathNarInfo, UploadPathResult } from "./upload-types.ts";
 import { UploadSession } from "./upload-session.ts";
@@ -59,6 +59,8 @@ export class UploadService {
   batchSize = DEFAULT_BATCH_SIZE;
   /** Batches compressed and stored at once; with `batchSize` it bounds chunks in memory. */
   batchesInFlight = DEFAULT_BATCHES_IN_FLIGHT;
+  /** Stored chunks an upload remembers for dedup within its NAR (see `SeenChunks`). */
+  seenLimit = SEEN_SETTLED_LIMIT;
 
   async uploadPath(
     principal: Principal,
@@ -225,7 +227,8 @@ export class UploadService {
     signal?.addEventListener("abort", onAbort, { once: true });
     const inFlight = new Semaphore(this.batchesInFlight);
     const seen: SeenChunks = new Map();
-    const tasks: Array<Promise<void>> = [];
+    // Batches not yet finished (each removes itself), so nothing here grows with the NAR.
+    const tasks = new Set<Promise<void>>();
     const chunkIds: number[] = [];
     let fileSize = 0;
     let dedupBytes = 0;
@@ -234,7 +237,7 @@ export class UploadService {
       await inFlight.acquire(stop.signal);
       if (failure !== undefined) throw failure;
       const task = this.batches
-        .writeBatch(session, batch, seen, stop.signal)
+        .writeBatch(session, batch, seen, stop.signal, this.seenLimit)
         .then((written) => {
           written.forEach((w, i) => {
             chunkIds[firstSeq + i] = w.id;
@@ -247,8 +250,11 @@ export class UploadService {
           failure ??= err;
           stop.abort(err);
         })
-        .finally(() => inFlight.release());
-      tasks.push(task);
+        .finally(() => {
+          inFlight.release();
+          tasks.delete(task);
+        });
+      tasks.add(task);
     };
     try {
       const hashing = new HashingStream(body, { signal });
@@ -270,7 +276,7 @@ export class UploadService {
         }
       }
       if (batch.length > 0) await launch(batch, seq);
-      await Promise.all(tasks);
+      await Promise.all([...tasks]);
       if (failure !== undefined) throw failure;
       if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {
         throw new RequestError(BAD_NAR);
@@ -288,7 +294,7 @@ export class UploadService {
       return { kind: "Uploaded", file_size: fileSize, frac_deduplicated: frac };
     } catch (err) {
       stop.abort(err);
-      await Promise.allSettled(tasks);
+      await Promise.allSettled([...tasks]);
       await this.db.nars.deleteNar(narId).catch((e: unknown) => this.logger.warn({ err: e, narId }, "could not delete a failed NAR"));
       await session.abandon();
       throw failure ?? err;

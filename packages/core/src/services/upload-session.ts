@@ -3,7 +3,7 @@ import type { Database } from "../database/database.ts";
 import type { ChunkRow, CompressionType, NarRow, NewChunk, NewNar } from "../database/model.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
-import type { RemoteFile } from "../storage/remote-file.ts";
+import { remoteFileKey } from "../storage/remote-file.ts";
 
 /** Default lifetime (seconds) of an upload's lease without renewal. */
 export const DEFAULT_UPLOAD_LEASE_SECONDS = 300;
@@ -29,11 +29,14 @@ export class UploadLeaseLostError extends Error {
  * What one upload request holds and has created, so it can let go on success and leave nothing
  * behind on failure. Every hold (find-and-lock, or a row inserted held) is recorded under one
  * lease that a timer renews while the request runs; if the process dies, the lease expires and
- * garbage collection gives the holds back (Attic #66). `created` lists chunks this request
- * inserted (with their storage references).
+ * garbage collection gives the holds back (Attic #66). It remembers the chunks this request
+ * inserted as row ids and storage keys only (about 60 bytes a chunk), because a 2 GiB NAR
+ * has some 32,000 of them and the list lives as long as the upload.
  */
 export class UploadSession {
-  readonly created: Array<{ id: number; ref: RemoteFile }> = [];
+  /** Ids of the chunk rows this request inserted, and (same index) their storage keys. */
+  readonly #createdIds: number[] = [];
+  readonly #createdKeys: string[] = [];
   readonly leaseSeconds: number;
   #lease: Promise<number> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -70,7 +73,10 @@ export class UploadSession {
   /** Inserts pending chunks held by this request and remembers them as created. Ids in order. */
   async insertPendingChunks(chunks: readonly NewChunk[]): Promise<number[]> {
     const ids = await this.db.leases.insertPendingChunks(await this.lease(), chunks);
-    ids.forEach((id, i) => this.created.push({ id, ref: chunks[i]!.remoteFile }));
+    ids.forEach((id, i) => {
+      this.#createdIds.push(id);
+      this.#createdKeys.push(remoteFileKey(chunks[i]!.remoteFile));
+    });
     return ids;
   }
 
@@ -113,9 +119,12 @@ export class UploadSession {
    * logged and left to garbage collection.
    */
   async discardCreated(): Promise<void> {
-    for (const { id, ref } of this.created.splice(0)) {
+    const ids = this.#createdIds.splice(0);
+    const keys = this.#createdKeys.splice(0);
+    for (const [i, id] of ids.entries()) {
       try {
-        if (await this.db.chunks.deleteChunkIfUnused(id)) await this.store.delete(ref);
+        // The same store made the reference from this key when the chunk was inserted.
+        if (await this.db.chunks.deleteChunkIfUnused(id)) await this.store.delete(this.store.refFor(keys[i]!));
       } catch (err) {
         this.logger.warn({ err, chunkId: id }, "could not clean up a chunk of a failed upload");
       }

@@ -1,0 +1,44 @@
+// The storage's physical limit for a chunk store: writing files of given sizes the way
+// plugins/local-fs makes every chunk file durable (temporary file, write, fsync, close, rename
+// into a sharded directory), several at a time, with no hashing, compression or database.
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mbps } from "./keystream.ts";
+
+/** MB/s of payload for writing files of `sizes` bytes, `parallel` at a time, under `baseDir`. */
+export async function fileWriteRate(sizes: readonly number[], parallel = 24, baseDir = tmpdir()): Promise<number> {
+  const dir = await mkdtemp(join(baseDir, "attic-ts-files-"));
+  try {
+    await mkdir(join(dir, "tmp"));
+    const data = Buffer.alloc(Math.max(1, ...sizes), 7);
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (next < sizes.length) {
+          const n = sizes[next++]!;
+          const temp = join(dir, "tmp", randomUUID());
+          const file = await open(temp, "wx");
+          await file.write(data.subarray(0, n));
+          await file.sync();
+          await file.close();
+          const key = randomUUID();
+          const shard = join(dir, key[0]!, key.slice(0, 2));
+          await mkdir(shard, { recursive: true });
+          await rename(temp, join(shard, key));
+        }
+      }),
+    );
+    return mbps(sizes.reduce((a, b) => a + b, 0), performance.now() - t0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `count` sizes adding up to `totalBytes` (as even as integers allow). */
+export function evenSizes(count: number, totalBytes: number): number[] {
+  const base = Math.floor(totalBytes / count);
+  return Array.from({ length: count }, (_, i) => base + (i < totalBytes - base * count ? 1 : 0));
+}
