@@ -24,13 +24,11 @@ import { UploadSession } from "./upload-session.ts";
 const BAD_NAR = "Bad NAR Hash or Size";
 /**
  * Attic stores 10 chunks at once per request (CONCURRENT_CHUNK_UPLOADS). We store batches of up
- * to 32 chunks and at most BATCH_BYTES, 2 batches at once: at most 4 MiB of chunks (plus one
- * max-size chunk per batch) in memory per upload, and a database round trip per batch instead
- * of per chunk. 32 rather than 8 took 15 % off the main thread's CPU per chunk of a zstd upload
- * (BENCHMARKS.md); with 2 compression workers, 2 batches keep them busy.
+ * to 8 chunks (at most BATCH_BYTES), 3 batches at once: at most 24 chunks (24 x max-size bytes)
+ * in memory per upload, and a third of the database round trips per byte.
  */
-export const DEFAULT_BATCH_SIZE = 32;
-export const DEFAULT_BATCHES_IN_FLIGHT = 2;
+export const DEFAULT_BATCH_SIZE = 8;
+export const DEFAULT_BATCHES_IN_FLIGHT = 3;
 const BATCH_BYTES = 2 * 1024 * 1024;
 
 async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
