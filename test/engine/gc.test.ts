@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -398,14 +399,22 @@ describe.each(TEST_MATRIX)("garbage collection (%s, %s)", (db, storage) => {
     // Leftovers of a cleanup that failed half-way: files without rows.
     const orphans = [pseudoRandomBytes(90, 3000), pseudoRandomBytes(91, 5000)];
     const refs = await Promise.all(orphans.map((bytes) => t.engine.storage.put(`${randomUUID()}.chunk`, asyncOf(bytes))));
+    // On local storage also the temporary file of a write a killed process never finished.
+    const partial = storage === "local" ? join(t.storagePath, ".tmp", `${randomUUID()}.part`) : undefined;
+    if (partial) await writeFile(partial, pseudoRandomBytes(92, 700));
+    const leftover = partial ? { files: 1, bytes: 700 } : { files: 0, bytes: 0 };
     await sleep(1100);
 
     // Young (grace one hour): kept.
     expect(await collector({ orphanFileGraceSeconds: 3600 }).runOnce()).toEqual(report({}));
     for (const ref of refs) expect(await stored(ref)).toBe(true);
+    if (partial) expect(existsSync(partial)).toBe(true);
 
-    expect(await collector({ orphanFileGraceSeconds: 1, batchSize: 2 }).runOnce()).toEqual(report({ sweptFiles: 2, sweptBytes: 8000 }));
+    expect(await collector({ orphanFileGraceSeconds: 1, batchSize: 2 }).runOnce()).toEqual(
+      report({ sweptFiles: 2 + leftover.files, sweptBytes: 8000 + leftover.bytes }),
+    );
     for (const ref of refs) expect(await stored(ref)).toBe(false);
+    if (partial) expect(existsSync(partial)).toBe(false);
     expect(await snapshot(t)).toEqual(before);
     await expectServedIntact("test", bigA);
   });

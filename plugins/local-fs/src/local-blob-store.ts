@@ -4,8 +4,9 @@ import type { FileHandle } from "node:fs/promises";
 import { addAbortSignal } from "node:stream";
 import { dirname, join, resolve } from "node:path";
 import { syncDirectory, writeStream } from "./file-io.ts";
+import { bufferStream, readWholeFile, SizeMismatch } from "./read-whole.ts";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
-import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
 
 /** Attic's current local layout (PR #98): `{path}/{k[0]}/{k[0..2]}/{k}`. */
 const LAYOUT_VERSION = 1;
@@ -16,6 +17,18 @@ const TEMP_DIR = ".tmp";
 /** Writes of one file in flight at once (see `writeStream`). */
 const WRITES_IN_FLIGHT = 4;
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
+/**
+ * Files of a known size up to this many bytes are read whole by `open` (one read into one
+ * buffer); larger ones stream, so a whole-NAR chunk of GiBs never sits in memory. Chunks are
+ * at most 256 KiB with Attic's defaults (plus compression overhead).
+ */
+export const WHOLE_READ_LIMIT = 1024 * 1024;
+/**
+ * Read size of a streamed (large) file, bytes: each read is a thread-pool round trip, so 4x
+ * Node's 64 KiB default means 4x fewer of them for a whole-NAR chunk of GiBs; one buffer of
+ * this size per open stream.
+ */
+const STREAM_READ_BYTES = 256 * 1024;
 
 const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 
@@ -106,10 +119,29 @@ export class LocalBlobStore implements BlobStore {
     return ref;
   }
 
+  /**
+   * With `expectedSize` up to `WHOLE_READ_LIMIT` the file is read whole before this resolves
+   * (its stream then holds the bytes); otherwise it is streamed. Either way a file whose size
+   * differs from `expectedSize` fails with a StorageError instead of serving other bytes.
+   */
   async open(ref: RemoteFile, options: OpenOptions = {}): Promise<Download> {
     const key = this.#keyOf(ref);
-    options.signal?.throwIfAborted();
+    const { signal, expectedSize } = options;
+    signal?.throwIfAborted();
     const path = this.#pathFor(key);
+    if (expectedSize !== undefined && expectedSize <= WHOLE_READ_LIMIT) {
+      if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) throw new Error(`Invalid expected size ${expectedSize}.`);
+      let data: Buffer;
+      try {
+        data = await readWholeFile(path, expectedSize);
+      } catch (err) {
+        if (errnoOf(err) === "ENOENT") throw new BlobNotFoundError(key, { cause: err });
+        throw storageError("read", path, err);
+      }
+      // Already in memory: the signal has nothing left to cancel but the handing over.
+      signal?.throwIfAborted();
+      return { kind: "stream", stream: bufferStream(data) };
+    }
     let handle: FileHandle;
     try {
       handle = await open(path, "r");
@@ -121,12 +153,15 @@ export class LocalBlobStore implements BlobStore {
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw new StorageError(`Local storage expected a file at ${path}.`);
+      if (expectedSize !== undefined && info.size !== expectedSize) {
+        throw storageError("read", path, new SizeMismatch(expectedSize, Math.min(info.size, expectedSize + 1)));
+      }
     } catch (err) {
       await handle.close().catch(() => undefined);
       throw err instanceof StorageError ? err : storageError("stat", path, err);
     }
-    const stream = handle.createReadStream();
-    if (options.signal) addAbortSignal(options.signal, stream);
+    const stream = handle.createReadStream({ highWaterMark: STREAM_READ_BYTES });
+    if (signal) addAbortSignal(signal, stream);
     return { kind: "stream", stream };
   }
 
@@ -223,22 +258,36 @@ export class LocalBlobStore implements BlobStore {
     await syncDirectory(this.root);
   }
 
-  /** Only old files: another process sharing the directory may be writing right now. */
+  /** At start, only files a day old: another process sharing the directory may be writing. */
   async #removeStaleTempFiles(): Promise<void> {
+    await this.removeLeftovers(new Date(Date.now() - STALE_TEMP_MS)).catch(() => undefined);
+  }
+
+  /**
+   * Deletes temporary files (writes a killed process never finished) last modified before
+   * `olderThan`. A running `put` writes its temporary file continuously, so it stays young.
+   */
+  async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
     const tempDir = join(this.root, TEMP_DIR);
+    const removed: LeftoverResult = { files: 0, bytes: 0 };
     let names: string[];
     try {
       names = await readdir(tempDir);
     } catch (err) {
-      if (errnoOf(err) === "ENOENT") return;
+      if (errnoOf(err) === "ENOENT") return removed;
       throw storageError("read", tempDir, err);
     }
-    const cutoff = Date.now() - STALE_TEMP_MS;
+    const cutoff = olderThan.getTime();
     for (const name of names) {
+      options.signal?.throwIfAborted();
       const path = join(tempDir, name);
       const info = await stat(path).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) await rm(path, { force: true, recursive: true }).catch(() => undefined);
+      if (info === undefined || info.mtimeMs >= cutoff) continue;
+      await this.#fs("delete", path, () => rm(path, { force: true, recursive: true }));
+      removed.files += 1;
+      removed.bytes += info.isFile() ? info.size : 0;
     }
+    return removed;
   }
 
   async #subdirectories(dir: string): Promise<string[]> {

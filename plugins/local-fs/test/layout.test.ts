@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -91,6 +91,20 @@ describe("LocalBlobStore layout", () => {
     const listed = [];
     for await (const blob of store.list()) listed.push(blob);
     expect(listed.map((b) => [b.key, b.size])).toEqual([[KEY, 5]]);
+  });
+
+  it("removeLeftovers deletes temp files older than the cutoff, keeps young ones and stored keys", async () => {
+    const store = new LocalBlobStore(dir);
+    await store.init();
+    await store.put(KEY, bytes("12345"));
+    const old = join(dir, ".tmp", "killed-mid-write.part");
+    await writeFile(old, "partial bytes");
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(old, hourAgo, hourAgo);
+    await writeFile(join(dir, ".tmp", "being-written.part"), "x");
+    expect(await store.removeLeftovers(new Date(Date.now() - 60_000))).toEqual({ files: 1, bytes: 13 });
+    expect(await readdir(join(dir, ".tmp"))).toEqual(["being-written.part"]);
+    expect(await readAll(store, KEY)).toBe("12345");
   });
 
   it("refuses keys that could escape the directory", () => {

@@ -4,12 +4,13 @@ import type { GetObjectCommandOutput, S3ClientConfig } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError } from "@attic-ts/core";
-import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
 import { abortable } from "@attic-ts/core";
 import type { S3StorageConfig } from "./config.ts";
 import { ResumingReadStream } from "./resuming-read-stream.ts";
 import type { ObjectPart } from "./resuming-read-stream.ts";
 import { isAbort, readError, storageError } from "./s3-errors.ts";
+import { abortStaleUploads } from "./stale-uploads.ts";
 
 /** Multipart part size in bytes (Attic uses 8 MiB as well). */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -28,6 +29,11 @@ export interface S3BlobStoreOptions {
   configureClient?: (client: S3Client, region: string) => void;
   /** Wait before the n-th resumed read: n × this, in milliseconds (default 200). */
   resumeBackoffMs?: number;
+  /**
+   * Multipart uploads and parts asked for per listing page by `removeLeftovers` (default: the
+   * service's 1000). Tests lower it so that a few uploads span several pages.
+   */
+  leftoverPageSize?: number;
 }
 
 /**
@@ -206,6 +212,21 @@ export class S3BlobStore implements BlobStore {
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  /**
+   * Aborts the multipart uploads of `put`s that a killed process never finished, when they
+   * were initiated before `olderThan` and carry a chunk key (see `abortStaleUploads`). `files`
+   * counts the aborted uploads, `bytes` the sizes of their parts. Stored objects are untouched.
+   */
+  async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
+    return abortStaleUploads({
+      client: this.client(),
+      bucket: this.config.bucket,
+      olderThan,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(this.#options.leftoverPageSize ? { pageSize: this.#options.leftoverPageSize } : {}),
+    });
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import { remoteFileId } from "../storage/remote-file.ts";
 
 /** What one sweep did. */
 export interface SweepResult {
-  /** Files deleted because no chunk row referenced them. */
+  /** Files deleted because no chunk row referenced them, and leftovers of unfinished writes. */
   files: number;
   /** Their sizes, summed (bytes). */
   bytes: number;
@@ -38,6 +38,7 @@ const CHUNK_KEY = /^[0-9a-z-]+\.chunk$/;
  */
 export async function sweepUnreferencedFiles(db: Database, store: BlobStore, logger: Logger, options: SweepOptions): Promise<SweepResult> {
   const result: SweepResult = { files: 0, bytes: 0, failed: 0 };
+  await removeLeftovers(store, logger, options, result);
   if (!store.capabilities.list || !store.list) return result;
   // Ids are built under the current settings; a row made under others would not be matched.
   const probeKey = "probe.chunk";
@@ -76,6 +77,24 @@ export async function sweepUnreferencedFiles(db: Database, store: BlobStore, log
   }
   if (batch.length > 0) await flush();
   return result;
+}
+
+/**
+ * Partial writes of a killed process (local temporary files) past the same grace period: no
+ * row can refer to them, and no running write is that old. A failure is counted and retried
+ * next run, like a failed deletion.
+ */
+async function removeLeftovers(store: BlobStore, logger: Logger, options: SweepOptions, result: SweepResult): Promise<void> {
+  if (!store.removeLeftovers) return;
+  try {
+    const removed = await store.removeLeftovers(options.olderThan, options.signal ? { signal: options.signal } : {});
+    result.files += removed.files;
+    result.bytes += removed.bytes;
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    result.failed += 1;
+    logger.warn({ err }, "could not remove the leftovers of unfinished storage writes; retrying next run");
+  }
 }
 
 /** Runs `fn` over `items`, `concurrency` at a time. */

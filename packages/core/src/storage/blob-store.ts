@@ -24,6 +24,20 @@ export interface OpenOptions extends IoOptions {
    * `presignedUrls` answer with a redirect URL instead.
    */
   preferStream?: boolean;
+  /**
+   * The stored file's size in bytes as recorded when it was written (a chunk row's
+   * `fileSize`), when the caller knows it. A backend may use it to read a small file in one
+   * step instead of streaming it; one that does must fail the read (a `StorageError`, never a
+   * clean end) when the file turns out shorter or longer. Backends may ignore it.
+   */
+  expectedSize?: number;
+}
+
+/** What `removeLeftovers` removed. */
+export interface LeftoverResult {
+  files: number;
+  /** Their sizes, summed (bytes). */
+  bytes: number;
 }
 
 export interface ListedBlob {
@@ -64,6 +78,13 @@ export interface BlobStore {
   /** Every stored file under this backend's current location (only with `capabilities.list`). */
   list?(options?: IoOptions): AsyncIterable<ListedBlob>;
 
+  /**
+   * Removes this backend's own leftovers of writes that never finished (a process killed in
+   * the middle of `put`: local temporary files; a backend could abort stale multipart uploads)
+   * that are older than `olderThan`. Never touches a stored key. Garbage collection calls it
+   * with its orphan-file grace period; a write still running is younger than that.
+   */
+  removeLeftovers?(olderThan: Date, options?: IoOptions): Promise<LeftoverResult>;
   /** Releases connections and handles. */
   close?(): Promise<void>;
 }

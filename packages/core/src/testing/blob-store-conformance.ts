@@ -355,6 +355,73 @@ export function describeBlobStoreConformance(name: string, options: BlobStoreCon
       expect(await digestOf(download, fetchUrl)).toEqual({ sha256, size: 300_000 });
     });
 
+    // `expectedSize` is a hint a backend may use (read a small file whole) or ignore; with the
+    // right size the bytes are the same as without it, with a wrong one a backend must never
+    // serve other bytes than the file's: it fails, or (ignoring the hint) serves the file.
+    const hinted: Array<[string, number]> = [
+      ["empty", 0],
+      ["1 byte", 1],
+      ["64 KiB", 65_536],
+      ["1 MiB", MiB],
+      ["1 MiB + 1", MiB + 1],
+      ["3 MiB + 5", 3 * MiB + 5],
+    ];
+    for (const [label, size] of hinted) {
+      it(`open with the right expectedSize reads ${label} exactly`, async () => {
+        const { ref, sha256 } = await putGenerated(newKey(), 70 + size, size);
+        const download = await store.open(ref, { preferStream: true, expectedSize: size });
+        expect(download.kind).toBe("stream");
+        expect(await digestOf(download, fetchUrl)).toEqual({ sha256, size });
+      }, BIG_TIMEOUT_MS);
+    }
+
+    /** Outcome of reading with a hint: the error, or the digest of what was served. */
+    async function readHinted(ref: RemoteFile, expectedSize: number): Promise<{ error: unknown } | { sha256: string; size: number }> {
+      try {
+        const download = await store.open(ref, { preferStream: true, expectedSize });
+        return await digestOf(download, fetchUrl);
+      } catch (error) {
+        return { error };
+      }
+    }
+
+    for (const [label, size] of [
+      ["small", 70_000],
+      ["large", 2 * MiB + 3],
+    ] as const) {
+      for (const delta of [-1, 1, -size]) {
+        it(`open with expectedSize ${delta === -size ? "0" : delta > 0 ? "+1" : "-1"} for a ${label} file fails or serves the file as it is`, async () => {
+          const { ref, sha256 } = await putGenerated(newKey(), 80 + size, size);
+          await withoutUnhandledErrors(async () => {
+            const outcome = await readHinted(ref, size + delta);
+            if ("error" in outcome) {
+              expect(outcome.error).toBeInstanceOf(Error);
+              expect((outcome.error as { code?: unknown }).code).not.toBe("BlobNotFound");
+            } else {
+              expect(outcome).toEqual({ sha256, size });
+            }
+          });
+        }, BIG_TIMEOUT_MS);
+      }
+    }
+
+    it("open of a missing key with expectedSize throws BlobNotFound", async () => {
+      for (const expectedSize of [0, 100, 5 * MiB]) {
+        const err = await rejectionOf(store.open(store.refFor(newKey()), { preferStream: true, expectedSize }));
+        expect((err as { code?: unknown }).code).toBe("BlobNotFound");
+      }
+    });
+
+    it("open with expectedSize and an already aborted signal rejects", async () => {
+      const { ref } = await putGenerated(newKey(), 91, 10_000);
+      const controller = new AbortController();
+      controller.abort(new Error("conformance: aborted before open"));
+      await withoutUnhandledErrors(async () => {
+        const err = await rejectionOf(store.open(ref, { preferStream: true, expectedSize: 10_000, signal: controller.signal }));
+        expect(err).toBeInstanceOf(Error);
+      });
+    });
+
     it("list() yields stored keys with their sizes", async (context) => {
       if (!store.capabilities.list || !store.list) return context.skip("capabilities.list is false");
       const a = newKey();
@@ -370,6 +437,18 @@ export function describeBlobStoreConformance(name: string, options: BlobStoreCon
         expect(modified).toBeInstanceOf(Date);
         expect(Number.isNaN(modified?.getTime())).toBe(false);
       }
+    });
+
+    it("removeLeftovers never removes a stored key, however late the cutoff", async (context) => {
+      if (!store.removeLeftovers) return context.skip("removeLeftovers is not implemented");
+      const key = newKey();
+      const { ref, sha256 } = await putGenerated(key, 63, 70_000);
+      const past = await store.removeLeftovers(new Date(0));
+      expect(past).toEqual({ files: 0, bytes: 0 });
+      const removed = await store.removeLeftovers(new Date(Date.now() + 3_600_000));
+      expect(removed.files).toBeGreaterThanOrEqual(0);
+      expect(removed.bytes).toBeGreaterThanOrEqual(0);
+      expect(await readBack(ref)).toEqual({ sha256, size: 70_000 });
     });
   });
 }
