@@ -6,6 +6,10 @@
 // next to the same SELECT run directly on the database by this process (the floor).
 // PostgreSQL: a database on ATTIC_TS_TEST_SERVICES's cluster when set, else a throwaway cluster
 // (test/setup/postgres.ts). BENCH_MISSING_DB=sqlite|postgres runs one only.
+// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR.
+// BENCH_MISSING_ANALYZE=0 skips the ANALYZE after the bulk fill (and PostgreSQL's autovacuum on
+// the two tables), to show the query without planner statistics, as right after a bulk import;
+// a live database has them (autovacuum analyzes a table once 10 % of it changed).
 // Run: npx tsc -b && TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/http-missing-paths.ts
 import knexFactory, { type Knex } from "knex";
 import { join } from "node:path";
@@ -18,6 +22,7 @@ const queried = envNumber("BENCH_MISSING_HASHES", 10_000);
 const requests = envNumber("BENCH_MISSING_REQUESTS", 15);
 const only = process.env.BENCH_MISSING_DB;
 const BATCH = 100_000;
+const analyze = process.env.BENCH_MISSING_ANALYZE !== "0";
 
 const hashes = Array.from({ length: objects }, (_, i) => storePathHash(`object-${i}`));
 // Half of the request is present (every (objects / half)-th object), half absent.
@@ -32,6 +37,9 @@ async function fill(knex: Knex, kind: "sqlite" | "postgres"): Promise<number> {
   const cache = (await knex("cache").where({ name: "bench" }).first()) as { id: number | string; created_at: unknown };
   const cacheId = Number(cache.id);
   const now = (kind === "postgres" ? knex.raw("now()") : cache.created_at) as Knex.RawBinding;
+  if (kind === "postgres" && !analyze) {
+    for (const table of ["object", "nar"]) await knex.raw(`ALTER TABLE ?? SET (autovacuum_enabled = false)`, [table]);
+  }
   await knex.transaction(async (trx) => {
     // Bulk load: the rows are consistent by construction, so skip the per-row FK triggers.
     if (kind === "postgres") await trx.raw("SET LOCAL session_replication_role = replica");
@@ -64,7 +72,7 @@ async function fill(knex: Knex, kind: "sqlite" | "postgres"): Promise<number> {
       }
     }
   });
-  await knex.raw("ANALYZE");
+  if (analyze) await knex.raw("ANALYZE");
   return (performance.now() - t0) / 1000;
 }
 
@@ -136,7 +144,9 @@ async function timeSql(knex: Knex, kind: "sqlite" | "postgres"): Promise<{ param
 }
 
 async function bench(kind: "sqlite" | "postgres", databaseUrl: string | undefined, knexConfig: (server: BenchAtticd) => Knex.Config): Promise<void> {
-  const server = await startAtticd({ compression: "zstd", ...(databaseUrl ? { databaseUrl } : {}) });
+  const profileDir = process.env.BENCH_PROFILE;
+  const nodeFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=missing-paths-${kind}.cpuprofile`] : [];
+  const server = await startAtticd({ compression: "zstd", nodeFlags, ...(databaseUrl ? { databaseUrl } : {}) });
   const knex = knexFactory(knexConfig(server));
   try {
     await server.createCache("bench", false);
@@ -146,7 +156,7 @@ async function bench(kind: "sqlite" | "postgres", databaseUrl: string | undefine
     const sql = await timeSql(knex, kind);
     const p50 = median(ms);
     console.log(
-      `get-missing-paths ${kind.padEnd(8)} ${queried} hashes vs ${objects} objects (filled in ${seconds.toFixed(0)} s): ` +
+      `get-missing-paths ${kind.padEnd(8)} ${queried} hashes vs ${objects} objects (filled in ${seconds.toFixed(0)} s, ${analyze ? "then ANALYZEd" : "NOT analyzed: no planner statistics"}): ` +
         `p50 ${p50.toFixed(1)} ms, p99 ${percentile(ms, 99).toFixed(1)} ms ${verdict(p50, "<=", 100)}; ` +
         `the SELECT alone ${sql.params.toFixed(1)} ms (${queried} parameters), ${sql.single.toFixed(1)} ms (one array parameter), ` +
         `${sql.batched.toFixed(1)} ms (10 SELECTs of 1000); ` +

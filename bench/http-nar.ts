@@ -11,7 +11,8 @@
 //   4. whether the server survives 8 clients that close the connection mid-NAR (printed, so a
 //      crash does not hide the figures above).
 // Run: npx tsc -b && TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/http-nar.ts
-// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR.
+// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR; BENCH_NODE_FLAGS adds node flags
+// to the server (space-separated, e.g. "--trace-gc"; its output lands in the server log).
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { get } from "node:http";
@@ -31,6 +32,8 @@ const downloadMib = envNumber("BENCH_DOWNLOAD_MIB", 1024);
 const concurrent = envNumber("BENCH_CONCURRENT", 32);
 const concurrentMib = envNumber("BENCH_CONCURRENT_MIB", 64);
 const runs = envNumber("BENCH_RUNS", 3);
+/** BENCH_NAR_COMPRESSION=none stores the chunks as they are (same sizes: the bytes are incompressible). */
+const compression = process.env.BENCH_NAR_COMPRESSION === "none" ? "none" : "zstd";
 const profileDir = process.env.BENCH_PROFILE;
 const mi = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
 
@@ -72,7 +75,11 @@ function partialGet(url: string, limit: number): Promise<number> {
 }
 
 const work = await mkdtemp(join(tmpdir(), "attic-ts-narbench-"));
-const server = await startAtticd({ compression: "zstd", nodeFlags: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-name=nar.cpuprofile"] : [] });
+const extraFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
+const server = await startAtticd({
+  compression,
+  nodeFlags: [...extraFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-name=nar.cpuprofile"] : [])],
+});
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 try {
   await server.createCache("bench", true);
@@ -88,7 +95,7 @@ try {
   const ingestSpeed = mbps(ingestSize, performance.now() - t0);
   const ingestPeak = await server.peakRss();
   console.log(
-    `http ingest ${ingestMib} MiB NAR (zstd): ${up.kind}, ${ingestSpeed.toFixed(0)} MB/s; atticd VmHWM ${mi(ingestPeak)} (RSS idle ${mi(idle)}) ${verdict(ingestPeak / MiB, "<=", 150)}; ${load()}`,
+    `http ingest ${ingestMib} MiB NAR (${compression}): ${up.kind}, ${ingestSpeed.toFixed(0)} MB/s; atticd VmHWM ${mi(ingestPeak)} (RSS idle ${mi(idle)}) ${verdict(ingestPeak / MiB, "<=", 150)}; ${load()}`,
   );
 
   // 2. Download throughput vs nginx.
@@ -103,7 +110,7 @@ try {
   const file = join(root, "bench", "nar", `${hash}.nar`);
   const narUrl = `/bench/nar/${hash}.nar`;
   const first = await curl(`${server.url}${narUrl}`, file);
-  const { stdout: check } = await run("sh", ["-c", `zstd -dcq '${file}' | sha256sum`], { maxBuffer: 1 << 16 });
+  const { stdout: check } = await run("sh", ["-c", `${compression === "zstd" ? "zstd -dcq" : "cat"} '${file}' | sha256sum`], { maxBuffer: 1 << 16 });
   if (`sha256:${check.split(" ")[0]}` !== narHash) throw new Error(`downloaded NAR does not decompress to the uploaded one`);
   nginx = await startNginx(root, "application/x-nix-nar");
   const ours: number[] = [];

@@ -170,6 +170,45 @@ export function binaryCacheCases(db: TestDb, storage: TestStorage, { backendInde
       expect(head.headers.get("content-length")).toBe(String(Buffer.byteLength(got.text)));
       expect(head.text).toBe("");
     });
+
+    // The lookup is one statement (cache row, object and NAR together), so these check that the
+    // answers still follow the cache row first: no such cache, then access, then the object.
+    describe("one-statement lookup: the same answers as cache first, then object", () => {
+      const errorOf = (res: Awaited<ReturnType<typeof get>>) => `${res.status} ${JSON.parse(res.text).error as string}`;
+
+      it("a hit in a private cache for a puller; the other cache's copy does not count in an empty cache", async () => {
+        await createCacheHttp(s.url, root, "bc-empty", true);
+        const puller = bearer(await s.token({ priv: { pull: true } }));
+        const hit = await get(`${s.url}/priv/${small.hash}.narinfo`, { headers: puller });
+        expect(hit.status).toBe(200);
+        expect(parseNarInfo(hit.text).storePath).toBe(small.path);
+        expect(hit.headers.get("x-attic-cache-visibility")).toBeNull();
+        // priv and pub hold it; bc-empty does not.
+        expect(errorOf(await get(`${s.url}/bc-empty/${small.hash}.narinfo`))).toBe("404 NoSuchObject");
+        expect(errorOf(await get(`${s.url}/priv/${"1".repeat(32)}.narinfo`, { headers: puller }))).toBe("404 NoSuchObject");
+        // An invalid hash in a live cache is a missing object too; in a missing cache, a missing cache.
+        expect(errorOf(await get(`${s.url}/pub/${"e".repeat(32)}.narinfo`))).toBe("404 NoSuchObject");
+        const some = bearer(await s.token({ "*": { pull: true } }));
+        expect(errorOf(await get(`${s.url}/bc-nosuch/${small.hash}.narinfo`, { headers: some }))).toBe("404 NoSuchCache");
+      });
+
+      it("a private cache tells a caller without pull nothing about its objects", async () => {
+        const missing = "1".repeat(32);
+        for (const headers of [{}, bearer(await s.token({ "other-*": ALL }))]) {
+          const present = await get(`${s.url}/priv/${small.hash}.narinfo`, { headers });
+          const absent = await get(`${s.url}/priv/${missing}.narinfo`, { headers });
+          const noCache = await get(`${s.url}/bc-nosuch/${missing}.narinfo`, { headers });
+          expect(errorOf(present)).toBe("401 Unauthorized");
+          expect([absent.text, noCache.text]).toEqual([present.text, present.text]);
+        }
+        // With another bit on the cache it may know the cache exists, not whether it has the path.
+        const pushOnly = bearer(await s.token({ priv: { push: true } }));
+        const present = await get(`${s.url}/priv/${small.hash}.narinfo`, { headers: pushOnly });
+        const absent = await get(`${s.url}/priv/${missing}.narinfo`, { headers: pushOnly });
+        expect(errorOf(present)).toBe("403 AccessError");
+        expect(absent.text).toBe(present.text);
+      });
+    });
   });
 
   describe("nar", () => {

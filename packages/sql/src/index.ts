@@ -1,6 +1,6 @@
 // @attic-ts/sql: the knex implementation of core's Database, shared by the SQLite and
 // PostgreSQL plugins.
-export { KnexDatabase, createRepositories } from "./knex-database.ts";
+export { KnexDatabase, createRepositories, type KnexDatabaseOptions } from "./knex-database.ts";
 export {
   dialectFor,
   formatSqliteTimestamp,
@@ -15,10 +15,10 @@ export type { Migration, MigrationContext } from "./migrations/index.ts";
 export { KnexCacheRepository } from "./repositories/cache-repository.ts";
 export { KnexNarRepository } from "./repositories/nar-repository.ts";
 export { KnexChunkRepository } from "./repositories/chunk-repository.ts";
-export { KnexObjectRepository } from "./repositories/object-repository.ts";
+export { KnexObjectRepository, PRESENT_PATHS_BATCH, PRESENT_PATHS_CONCURRENCY } from "./repositories/object-repository.ts";
 export { KnexGcRepository } from "./repositories/gc-repository.ts";
 export { toDatabaseError } from "./errors.ts";
-export { batches } from "./batch.ts";
+export { batches, forEachConcurrent } from "./batch.ts";
 export { attachDatabaseLifecycle, HEARTBEAT_INTERVAL_MS, type DatabaseLifecycleOptions } from "./database-lifecycle.ts";
 export { KnexLeaseRepository } from "./repositories/lease-repository.ts";
 export { EXTENSION_MIGRATIONS, EXTENSION_MIGRATIONS_TABLE } from "./migrations/index.ts";

@@ -22,16 +22,29 @@ import { KnexLeaseRepository } from "./repositories/lease-repository.ts";
 import { KnexNarRepository } from "./repositories/nar-repository.ts";
 import { KnexObjectRepository } from "./repositories/object-repository.ts";
 
-/** The repositories bound to one knex handle (the root instance or a transaction). */
-export function createRepositories(knex: Knex, dialect: Dialect): Repositories {
+/**
+ * The repositories bound to one knex handle (the root instance or a transaction). `reader`, when
+ * given, runs the read-only lookups of the request paths (cache, object, NAR chunk list).
+ */
+export function createRepositories(knex: Knex, dialect: Dialect, reader: Knex = knex): Repositories {
   return {
-    caches: new KnexCacheRepository(knex, dialect),
-    nars: new KnexNarRepository(knex, dialect),
+    caches: new KnexCacheRepository(knex, dialect, reader),
+    nars: new KnexNarRepository(knex, dialect, reader),
     chunks: new KnexChunkRepository(knex, dialect),
-    objects: new KnexObjectRepository(knex, dialect),
+    objects: new KnexObjectRepository(knex, dialect, reader),
     gc: new KnexGcRepository(knex, dialect),
     leases: new KnexLeaseRepository(knex, dialect),
   };
+}
+
+/** Options of `KnexDatabase`. */
+export interface KnexDatabaseOptions {
+  /**
+   * A second knex instance for the read-only lookups outside transactions (SQLite in WAL mode:
+   * a pool of read connections beside the single writer, so lookups run concurrently instead of
+   * queueing behind each other and behind writes). Closed with the database.
+   */
+  readKnex?: Knex;
 }
 
 /**
@@ -39,25 +52,49 @@ export function createRepositories(knex: Knex, dialect: Dialect): Repositories {
  * configuration (pool, pragmas); this class owns its queries and its shutdown.
  *
  * On SQLite with a one-connection pool, code inside `transaction(fn)` must use the `tx`
- * repositories: a query through this object's own repositories would wait for the connection
- * the transaction holds.
+ * repositories: a write through this object's own repositories would wait for the connection
+ * the transaction holds (and a read on the read pool would not see the transaction's changes).
  */
 export class KnexDatabase implements Database {
   readonly kind: string;
-  readonly caches: CacheRepository;
-  readonly nars: NarRepository;
-  readonly chunks: ChunkRepository;
-  readonly objects: ObjectRepository;
-  readonly gc: GcRepository;
-  readonly leases: LeaseRepository;
+  caches!: CacheRepository;
+  nars!: NarRepository;
+  chunks!: ChunkRepository;
+  objects!: ObjectRepository;
+  gc!: GcRepository;
+  leases!: LeaseRepository;
+  #readKnex: Knex | null;
   #closed = false;
 
   constructor(
     readonly knex: Knex,
     readonly dialect: Dialect,
+    options: KnexDatabaseOptions = {},
   ) {
     this.kind = dialect.kind;
-    const repositories = createRepositories(knex, dialect);
+    this.#readKnex = options.readKnex ?? null;
+    this.#bind();
+  }
+
+  /** The knex instance read-only lookups run on: the read pool, or `knex` without one. */
+  get readKnex(): Knex {
+    return this.#readKnex ?? this.knex;
+  }
+
+  /**
+   * Routes every query to the writer again and closes the read pool: for a database where
+   * concurrent readers are not safe or useful (not in WAL mode). Idempotent.
+   */
+  async dropReadPool(): Promise<void> {
+    const reader = this.#readKnex;
+    if (reader === null) return;
+    this.#readKnex = null;
+    this.#bind();
+    await reader.destroy();
+  }
+
+  #bind(): void {
+    const repositories = createRepositories(this.knex, this.dialect, this.readKnex);
     this.caches = repositories.caches;
     this.nars = repositories.nars;
     this.chunks = repositories.chunks;
@@ -102,10 +139,10 @@ export class KnexDatabase implements Database {
     }
   }
 
-  /** Destroys the connection pool. Idempotent. */
+  /** Destroys the connection pools. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.knex.destroy();
+    await Promise.all([this.knex.destroy(), this.#readKnex?.destroy()]);
   }
 }

@@ -24,6 +24,19 @@ const TUNING_PRAGMAS = ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = norma
 /** Required pragmas: the schema's ON DELETE CASCADE / SET NULL only act with foreign keys on. */
 const REQUIRED_PRAGMAS = ["PRAGMA foreign_keys = ON", `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`];
 
+/**
+ * Pragmas of a read connection: `query_only` makes an accidental write fail instead of
+ * competing with the writer for the lock.
+ */
+const READER_PRAGMAS = ["PRAGMA query_only = ON", `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`];
+
+/**
+ * Read connections beside the writer. Each query on a node-sqlite3 connection is a few hops to
+ * libuv's thread pool (4 threads by default, shared with file I/O), so more connections than
+ * that only queue there.
+ */
+export const READ_CONNECTIONS = 3;
+
 function exec(conn: SqliteConnection, sql: string): Promise<void> {
   return new Promise((resolve, reject) => conn.exec(sql, (err) => (err ? reject(err) : resolve())));
 }
@@ -31,6 +44,21 @@ function exec(conn: SqliteConnection, sql: string): Promise<void> {
 async function preparePragmas(conn: SqliteConnection): Promise<void> {
   for (const pragma of TUNING_PRAGMAS) await exec(conn, pragma).catch(() => undefined);
   for (const pragma of REQUIRED_PRAGMAS) await exec(conn, pragma);
+}
+
+async function prepareReaderPragmas(conn: SqliteConnection): Promise<void> {
+  for (const pragma of READER_PRAGMAS) await exec(conn, pragma);
+}
+
+type AfterCreate = (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) => void;
+
+function afterCreate(prepare: (conn: SqliteConnection) => Promise<void>): AfterCreate {
+  return (conn, done) => {
+    prepare(conn).then(
+      () => done(null, conn),
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err)), conn),
+    );
+  };
 }
 
 /**
@@ -44,29 +72,45 @@ export function sqliteUriFor(target: SqliteTarget): string {
 }
 
 /**
- * A knex instance on one SQLite database.
+ * The writer: a knex instance on one SQLite database for every write and transaction.
  *
  * The pool holds exactly one connection, never reaped: SQLite has one writer at a time, so more
  * connections only turn concurrent writes into SQLITE_BUSY waits (and deadlocks between deferred
  * transactions upgrading to write); an in-memory database exists per connection; and
- * `PRAGMA foreign_keys` is per connection. Queries queue for the connection instead.
+ * `PRAGMA foreign_keys` is per connection. Writes queue for the connection instead; the request
+ * path's lookups go to `createSqliteReadKnex`'s connections.
  */
 export function createSqliteKnex(target: SqliteTarget): Knex {
   return knexFactory({
     client: "sqlite3",
     connection: { filename: sqliteUriFor(target), flags: ["OPEN_URI"] },
     useNullAsDefault: true,
-    pool: {
-      min: 1,
-      max: 1,
-      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: SqliteConnection) => void) => {
-        preparePragmas(conn).then(
-          () => done(null, conn),
-          (err: unknown) => done(err instanceof Error ? err : new Error(String(err)), conn),
-        );
-      },
-    },
+    pool: { min: 1, max: 1, afterCreate: afterCreate(preparePragmas) },
   });
+}
+
+/**
+ * The read pool beside `createSqliteKnex`'s writer, or null for an in-memory database (which
+ * exists per connection). WAL lets these read while the writer writes, each seeing the data
+ * committed when its statement starts, so a read issued after a write resolved sees it.
+ * Connections open lazily (after the writer has set WAL) and close after 30 s idle.
+ */
+export function createSqliteReadKnex(target: SqliteTarget, connections = READ_CONNECTIONS): Knex | null {
+  if (target.memory) return null;
+  // The writer creates the file (`rwc`); a reader never should.
+  const mode = target.mode === "ro" ? "ro" : "rw";
+  return knexFactory({
+    client: "sqlite3",
+    connection: { filename: sqliteUriFor({ ...target, mode }), flags: ["OPEN_URI"] },
+    useNullAsDefault: true,
+    pool: { min: 0, max: connections, idleTimeoutMillis: 30_000, afterCreate: afterCreate(prepareReaderPragmas) },
+  });
+}
+
+/** A `KnexDatabase` on one SQLite database: the single writer and, on a file, the read pool. */
+export function createSqliteDatabase(target: SqliteTarget): KnexDatabase {
+  const readKnex = createSqliteReadKnex(target);
+  return new KnexDatabase(createSqliteKnex(target), sqliteDialect, readKnex ? { readKnex } : {});
 }
 
 /**
@@ -102,17 +146,41 @@ export async function verifySqlite(knex: Knex, target: SqliteTarget): Promise<vo
 }
 
 /**
+ * `verifySqlite` on the writer, then the read pool: kept only when the database is in WAL mode
+ * (otherwise a reader's lock would stall the writer's commits); one read connection is opened
+ * so a reader that cannot open fails the start, not the first request.
+ */
+export async function verifySqliteDatabase(db: KnexDatabase, target: SqliteTarget): Promise<void> {
+  await verifySqlite(db.knex, target);
+  if (db.readKnex === db.knex) return;
+  let step = "check the journal mode of";
+  try {
+    const rows = (await db.knex.raw("PRAGMA journal_mode")) as Array<{ journal_mode?: string }>;
+    if (String(rows[0]?.journal_mode).toLowerCase() !== "wal") {
+      await db.dropReadPool();
+      return;
+    }
+    step = "open a read connection to";
+    await db.readKnex.raw("SELECT 1");
+  } catch (err) {
+    throw new DatabaseError(`Cannot ${step} SQLite database ${JSON.stringify(target.filename)}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
  * Opens a `sqlite:` URL as a ready `KnexDatabase` (checked, not migrated): for tools and tests
  * that work without the plugin lifecycle.
  */
 export async function openSqliteDatabase(url: string): Promise<KnexDatabase> {
   const target = parseSqliteUrl(url);
-  const knex = createSqliteKnex(target);
+  const db = createSqliteDatabase(target);
   try {
-    await verifySqlite(knex, target);
+    await verifySqliteDatabase(db, target);
   } catch (err) {
-    await knex.destroy();
+    await db.close();
     throw err;
   }
-  return new KnexDatabase(knex, sqliteDialect);
+  return db;
 }

@@ -1,14 +1,25 @@
 import { DATABASE, definePlugin } from "@attic-ts/core";
-import { attachDatabaseLifecycle, KnexDatabase, sqliteDialect } from "@attic-ts/sql";
+import { attachDatabaseLifecycle } from "@attic-ts/sql";
 import { parseSqliteUrl, sqliteConfigSchema, type SqliteConfig } from "./config.ts";
-import { createSqliteKnex, verifySqlite } from "./connect.ts";
+import { createSqliteDatabase, verifySqliteDatabase } from "./connect.ts";
 
 export { parseSqliteUrl, sqliteConfigSchema, type SqliteConfig, type SqliteOpenMode, type SqliteTarget } from "./config.ts";
-export { BUSY_TIMEOUT_MS, createSqliteKnex, openSqliteDatabase, sqliteUriFor, verifySqlite } from "./connect.ts";
+export {
+  BUSY_TIMEOUT_MS,
+  READ_CONNECTIONS,
+  createSqliteDatabase,
+  createSqliteKnex,
+  createSqliteReadKnex,
+  openSqliteDatabase,
+  sqliteUriFor,
+  verifySqlite,
+  verifySqliteDatabase,
+} from "./connect.ts";
 
 /**
  * The SQLite database plugin (`database.url = "sqlite://...")`). It binds `DATABASE` to a
- * `KnexDatabase`; at start it checks the file and the connection, at stop it closes the pool.
+ * `KnexDatabase` (one writer connection, and a pool of read connections on a WAL file); at start
+ * it checks the file and the connections, at stop it closes the pools.
  * Migrations are not run here: the engine calls `db.migrate()` when its mode wants them.
  */
 export const sqlitePlugin = definePlugin<SqliteConfig>({
@@ -19,14 +30,13 @@ export const sqlitePlugin = definePlugin<SqliteConfig>({
   register(container, config, ctx) {
     const target = parseSqliteUrl(config.url);
     // knex connects lazily: nothing is opened until start.
-    const knex = createSqliteKnex(target);
-    const db = new KnexDatabase(knex, sqliteDialect);
+    const db = createSqliteDatabase(target);
     container.registerInstance(DATABASE, db);
 
     attachDatabaseLifecycle(ctx.lifecycle, {
-      knex,
+      knex: db.knex,
       db,
-      verify: () => verifySqlite(knex, target),
+      verify: () => verifySqliteDatabase(db, target),
       heartbeat: config.heartbeat === true,
       logger: ctx.logger,
     });

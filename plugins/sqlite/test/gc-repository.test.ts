@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { NewCache, NewChunk, NewNar, NewObject } from "@attic-ts/core";
 import type { KnexDatabase } from "@attic-ts/sql";
 import { openSqliteDatabase } from "../src/index.ts";
+import { rowBuilders } from "./rows.ts";
 
 // Every GC query against a real SQLite file, one fresh database per case: the queries are
 // global (they see every row), so each case owns the whole database.
@@ -17,57 +17,9 @@ const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 const DAY = 86_400_000;
 const ago = (ms: number) => new Date(NOW - ms);
 
-let seq = 0;
-const unique = (label: string) => `${label}-${++seq}`;
-const sha256 = () => `sha256:${(++seq).toString(16).padStart(64, "0")}`;
+const { unique, sha256, cacheRow, narRow, chunkRow, objectRow } = rowBuilders(new Date(NOW - 100 * DAY));
 /** 32 nix-base32 characters, distinct per `i`. */
 const storePathHash = (i: number) => i.toString(32).replace(/[eotu]/g, "x").padStart(32, "0");
-
-const cacheRow = (name: string, overrides: Partial<NewCache> = {}): NewCache => ({
-  name,
-  keypair: `${name}:${Buffer.alloc(64, 7).toString("base64")}`,
-  isPublic: false,
-  storeDir: "/nix/store",
-  priority: 41,
-  upstreamCacheKeyNames: [],
-  createdAt: new Date(NOW - 100 * DAY),
-  retentionPeriod: null,
-  ...overrides,
-});
-const narRow = (overrides: Partial<NewNar> = {}): NewNar => ({
-  state: "V",
-  narHash: sha256(),
-  narSize: 1000,
-  compression: "zstd",
-  numChunks: 1,
-  createdAt: new Date(NOW - 100 * DAY),
-  ...overrides,
-});
-const chunkRow = (overrides: Partial<NewChunk> = {}): NewChunk => {
-  const name = `${unique("f")}.chunk`;
-  return {
-    chunkHash: sha256(),
-    chunkSize: 100,
-    compression: "zstd",
-    remoteFile: { Local: { name } },
-    remoteFileId: `local:${name}`,
-    createdAt: new Date(NOW - 100 * DAY),
-    ...overrides,
-  };
-};
-const objectRow = (cacheId: number, narId: number, hash: string, overrides: Partial<NewObject> = {}): NewObject => ({
-  cacheId,
-  narId,
-  storePathHash: hash,
-  storePath: `/nix/store/${hash}-x`,
-  references: [],
-  deriver: null,
-  sigs: [],
-  ca: null,
-  createdAt: new Date(NOW - 100 * DAY),
-  createdBy: null,
-  ...overrides,
-});
 
 let db: KnexDatabase;
 beforeEach(async () => {

@@ -1,5 +1,6 @@
 import type { IoOptions } from "../storage/blob-store.ts";
 import type {
+  CacheObjectLookup,
   CachePatch,
   CacheRow,
   ChunkRow,
@@ -96,6 +97,12 @@ export interface ObjectRepository {
   upsertObject(object: NewObject): Promise<void>;
   /** The object in a live cache whose NAR is valid, or null. */
   findObject(cacheName: string, storePathHash: string): Promise<ObjectWithNar | null>;
+  /**
+   * The live cache of that name and, in the same statement, the object at `storePathHash` in it
+   * with its valid NAR (`found` null when there is none). Null when there is no live cache. It
+   * lets a narinfo lookup tell "no such cache" from "no such object" with one round trip.
+   */
+  findCacheObject(cacheName: string, storePathHash: string): Promise<CacheObjectLookup | null>;
   /** Of `storePathHashes`, those present in the live cache with a valid NAR (batched). */
   findPresentPaths(cacheName: string, storePathHashes: readonly string[]): Promise<string[]>;
   /** Sets `last_accessed_at`. */

@@ -91,3 +91,13 @@ export interface ObjectWithNar {
   object: ObjectRow;
   nar: NarRow;
 }
+
+/**
+ * A live cache and, when it holds the looked-up store path hash with a valid NAR, that object:
+ * what `ObjectRepository.findCacheObject` returns, so a narinfo request costs one query.
+ */
+export interface CacheObjectLookup {
+  cache: CacheRow;
+  /** The object with its NAR, or null when the cache has no such object (or its NAR is not valid). */
+  found: ObjectWithNar | null;
+}

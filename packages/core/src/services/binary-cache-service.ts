@@ -7,14 +7,15 @@ import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE } from "../di/tokens.ts";
 import type { Compressor } from "../compression/compressor.ts";
 import { IncompleteNarError, NoSuchObjectError, NotFoundError } from "../errors.ts";
-import type { RemoteFile } from "../storage/remote-file.ts";
 import { narInfoFingerprint } from "../nix/fingerprint.ts";
 import { serializeNarInfo, serializeNixCacheInfo } from "../nix/narinfo.ts";
+import { SignatureCache } from "../nix/signature-cache.ts";
 import { SigningKeyCache } from "../nix/signing-key-cache.ts";
 import { isValidStorePathHash } from "../nix/store-path.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
-import { concatChunkStreams, openStream } from "./concat-chunk-streams.ts";
+import { concatChunkStreams, openStream, ReadAheadPool } from "./concat-chunk-streams.ts";
+import type { StoredPart } from "./concat-chunk-streams.ts";
 
 /** A binary-cache answer and whether the cache is public (`X-Attic-Cache-Visibility`). */
 export interface Served<T> {
@@ -25,8 +26,21 @@ export interface Served<T> {
 /** A NAR body: streamed by the server, or a URL the client is redirected to. */
 export type NarBody = { kind: "stream"; stream: Readable } | { kind: "redirect"; url: string };
 
-/** Attic's prefetch depth when reassembling multi-chunk NARs. */
-export const NAR_PREFETCH = 2;
+/**
+ * Read-ahead of one multi-chunk NAR download, bytes of chunk files read ahead of the one being
+ * sent (Attic opens 2 files ahead). 1 MiB is 16 chunks of Attic's 64 KiB average: enough to
+ * keep the I/O threads busy.
+ */
+export const NAR_READ_AHEAD_BYTES = 1024 * 1024;
+/**
+ * Read-ahead of all NAR downloads of the process together, bytes (each download may also
+ * hold its next file beyond it). Many downloads at once share it, so their memory stays
+ * bounded by this and not by how many there are. Smaller is better for memory beyond the
+ * bytes themselves: a buffer that waits long enough to survive two young-generation GCs is
+ * freed only by a full GC; with 32 downloads of a 64 MiB NAR the peak RSS was 208–220 MiB with
+ * 8 MiB here and 175–181 MiB with 2 MiB, at the same total throughput (BENCHMARKS.md).
+ */
+export const NAR_READ_AHEAD_TOTAL_BYTES = 2 * 1024 * 1024;
 
 /**
  * Brotli streams cannot be concatenated (unlike zstd frames and xz streams), so Attic serves
@@ -52,6 +66,8 @@ async function* concatIterables(parts: Array<() => AsyncIterable<Uint8Array>>): 
 @injectable()
 export class BinaryCacheService {
   readonly #signingKeys = new SigningKeyCache();
+  readonly #signatures = new SignatureCache();
+  readonly #readAhead = new ReadAheadPool(NAR_READ_AHEAD_TOTAL_BYTES);
 
   constructor(
     @inject(DATABASE) private readonly db: Database,
@@ -71,13 +87,19 @@ export class BinaryCacheService {
 
   /**
    * Looks the object up after checking access. Attic looks first and answers 404 before any
-   * auth check, which tells strangers which paths a private cache holds; we check first.
+   * auth check, which tells strangers which paths a private cache holds; we check first. One
+   * statement fetches the cache row and the object; the object is only used once the
+   * permission derived from that cache row allows a pull.
    */
   private async findObject(principal: Principal, cacheName: string, hash: string): Promise<ObjectWithNar> {
-    return this.access.withCache(principal, cacheName, async (_cache, permission) => {
+    const lookup = isValidStorePathHash(hash)
+      ? () => this.db.objects.findCacheObject(cacheName, hash)
+      : async () => {
+          const cache = await this.db.caches.findCache(cacheName);
+          return cache ? { cache, found: null } : null;
+        };
+    return this.access.withLookup(principal, cacheName, lookup, async ({ found }, permission) => {
       requirePermission(permission, "pull");
-      if (!isValidStorePathHash(hash)) throw new NoSuchObjectError();
-      const found = await this.db.objects.findObject(cacheName, hash);
       if (!found) throw new NoSuchObjectError();
       return found;
     });
@@ -87,7 +109,6 @@ export class BinaryCacheService {
   async narInfo(principal: Principal, cacheName: string, file: string): Promise<Served<string>> {
     const hash = splitName(file, "narinfo");
     const { cache, object, nar } = await this.findObject(principal, cacheName, hash);
-    const key = this.#signingKeys.get(cache.keypair);
     const fingerprint = narInfoFingerprint({
       storePath: object.storePath,
       narHash: nar.narHash,
@@ -103,7 +124,7 @@ export class BinaryCacheService {
       references: object.references,
       ...(object.system !== null ? { system: object.system } : {}),
       ...(object.deriver !== null ? { deriver: object.deriver } : {}),
-      sigs: [key.sign(fingerprint)],
+      sigs: [this.#signatures.get(cache.keypair, fingerprint, () => this.#signingKeys.get(cache.keypair).sign(fingerprint))],
       ...(object.ca !== null ? { ca: object.ca } : {}),
     });
     return { body, isPublic: cache.isPublic };
@@ -121,25 +142,30 @@ export class BinaryCacheService {
     const valid = chunks as ChunkRow[];
     await this.db.objects.touchObject(object.id, this.clock.now());
     if (valid.length === 1) {
-      const download = await this.store.open(valid[0]!.remoteFile, { preferStream: false, ...(signal ? { signal } : {}) });
+      const only = valid[0]!;
+      const download = await this.store.open(only.remoteFile, {
+        preferStream: false,
+        ...(signal ? { signal } : {}),
+        ...(only.fileSize !== null ? { expectedSize: only.fileSize } : {}),
+      });
       const body: NarBody = download.kind === "url" ? { kind: "redirect", url: download.url } : { kind: "stream", stream: download.stream };
       return { body, isPublic: cache.isPublic };
     }
-    const refs = valid.map((c) => c.remoteFile);
+    const parts = valid.map((c) => ({ ref: c.remoteFile, size: c.fileSize }));
     if (servedAsPlain(nar.compression, nar.numChunks)) {
-      const plain = refs.map((ref) => this.decompressed(ref, signal));
+      const plain = parts.map((part) => this.decompressed(part, signal));
       return { body: { kind: "stream", stream: Readable.from(concatIterables(plain), { objectMode: false }) }, isPublic: cache.isPublic };
     }
-    const stream = concatChunkStreams(this.store, refs, NAR_PREFETCH, signal);
+    const stream = concatChunkStreams(this.store, parts, { readAheadBytes: NAR_READ_AHEAD_BYTES, pool: this.#readAhead, ...(signal ? { signal } : {}) });
     return { body: { kind: "stream", stream }, isPublic: cache.isPublic };
   }
 
-  private decompressed(ref: RemoteFile, signal?: AbortSignal): () => AsyncIterable<Uint8Array> {
+  private decompressed(part: StoredPart, signal?: AbortSignal): () => AsyncIterable<Uint8Array> {
     return () => {
       const compressor = this.compressor;
       const store = this.store;
       return (async function* () {
-        yield* compressor.decompress("br", await openStream(store, ref, signal), signal ? { signal } : {});
+        yield* compressor.decompress("br", await openStream(store, part.ref, signal, part.size ?? undefined), signal ? { signal } : {});
       })();
     };
   }

@@ -34,13 +34,37 @@ export class CacheAccess {
     cacheName: string,
     fn: (cache: CacheRow, permission: CachePermission) => Promise<T>,
   ): Promise<T> {
+    return this.withLookup(
+      principal,
+      cacheName,
+      async () => {
+        const cache = await this.db.caches.findCache(cacheName);
+        return cache ? { cache } : null;
+      },
+      (found, permission) => fn(found.cache, permission),
+    );
+  }
+
+  /**
+   * `withCache` with the caller's own query: `lookup` returns the live cache together with
+   * whatever else the request needs from the same statement (null when there is no live
+   * cache), so a request costs one round trip. The access rules are `withCache`'s: `fn` gets
+   * the result only with the permission computed from the cache row, and must check that
+   * permission before it reveals anything else the lookup found.
+   */
+  async withLookup<L extends { cache: CacheRow }, T>(
+    principal: Principal,
+    cacheName: string,
+    lookup: () => Promise<L | null>,
+    fn: (found: L, permission: CachePermission) => Promise<T>,
+  ): Promise<T> {
     assertCacheName(cacheName);
     const own = permissionOf(principal, cacheName);
-    const cache = await this.db.caches.findCache(cacheName);
-    if (!cache) throw new NoSuchCacheError({ discoveryPermission: canDiscover(own) });
-    const permission = withPublicGrant(own, cache.isPublic);
+    const found = await lookup();
+    if (!found) throw new NoSuchCacheError({ discoveryPermission: canDiscover(own) });
+    const permission = withPublicGrant(own, found.cache.isPublic);
     try {
-      return await fn(cache, permission);
+      return await fn(found, permission);
     } catch (err) {
       if (isAtticError(err)) err.discoveryPermission = canDiscover(permission);
       throw err;

@@ -1,59 +1,265 @@
+import { setMaxListeners } from "node:events";
 import { Readable } from "node:stream";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { StorageError } from "../errors.ts";
+import type { ReadAheadPool } from "./read-ahead-pool.ts";
+
+export { ReadAheadPool } from "./read-ahead-pool.ts";
 
 /** Opens a stored file as a stream (never a redirect URL). */
-export async function openStream(store: BlobStore, ref: RemoteFile, signal?: AbortSignal): Promise<Readable> {
-  const download = await store.open(ref, { preferStream: true, ...(signal ? { signal } : {}) });
+export async function openStream(store: BlobStore, ref: RemoteFile, signal?: AbortSignal, expectedSize?: number): Promise<Readable> {
+  const download = await store.open(ref, {
+    preferStream: true,
+    ...(signal ? { signal } : {}),
+    ...(expectedSize !== undefined ? { expectedSize } : {}),
+  });
   if (download.kind !== "stream") throw new StorageError("storage answered a URL where a stream was required");
   return download.stream;
 }
 
-/**
- * Concatenates stored chunk files in order, opening up to `prefetch` files ahead of the one
- * being read (Attic's `merge_chunks`). Destroying the result, or a failure, closes every
- * stream opened so far; a failure is emitted as a stream error, never as a clean end, so a
- * client can't mistake a truncated NAR for a complete one.
- */
-export function concatChunkStreams(
-  store: BlobStore,
-  refs: readonly RemoteFile[],
-  prefetch: number,
-  signal?: AbortSignal,
-): Readable {
-  const opened: Array<Promise<Readable>> = [];
-  let next = 0;
-  const openMore = (upTo: number) => {
-    while (next < refs.length && next <= upTo) {
-      const p = openStream(store, refs[next]!, signal);
-      p.then(
-        // A stream opened ahead has no reader yet: when the client goes away, the abort signal
-        // errors it, and an 'error' with no listener would crash the process. The error is not
-        // lost: iterating an errored stream throws it when (if ever) its turn comes.
-        (stream) => stream.on("error", () => {}),
-        () => {}, // observed when its turn comes; avoids an unhandled rejection meanwhile
-      );
-      opened.push(p);
-      next++;
-    }
-  };
+/** One stored file of a NAR. */
+export interface StoredPart {
+  ref: RemoteFile;
+  /** The stored file's size in bytes (a chunk row's `fileSize`), when known. */
+  size?: number | null;
+}
 
-  async function* generate(): AsyncGenerator<Uint8Array> {
-    let current = 0;
-    try {
-      for (; current < refs.length; current++) {
-        openMore(current + prefetch);
-        const stream = await opened[current]!;
-        for await (const piece of stream) yield piece as Uint8Array;
-      }
-    } finally {
-      // Close whatever was opened ahead and not consumed (early destroy or error).
-      for (let i = current; i < opened.length; i++) {
-        opened[i]!.then((s) => s.destroy(), () => {});
-      }
+export interface ConcatOptions {
+  /**
+   * Bytes of files opened ahead of the one being sent, summed over their known sizes: the
+   * read-ahead memory of one download. The next file is opened whatever its size (a backend
+   * streams big files, so opening one costs little).
+   */
+  readAheadBytes: number;
+  /** Where the read-ahead beyond the first file ahead is taken from, when shared. */
+  pool?: ReadAheadPool;
+  /** Files opened ahead at most, whatever their sizes (bounds descriptors per download). */
+  maxFilesAhead?: number;
+  /** Cancels the download: opening stops and every opened file is closed. */
+  signal?: AbortSignal;
+}
+
+/** What a part of unknown size counts for in the read-ahead budget, bytes. */
+const UNKNOWN_SIZE_COST = 64 * 1024;
+const DEFAULT_MAX_FILES_AHEAD = 64;
+
+/**
+ * Stored files concatenated in order (Attic's `merge_chunks`), with a read-ahead bounded by
+ * bytes, so small chunk files are read several at a time (keeping the I/O thread pool busy)
+ * while a download's memory stays bounded by `readAheadBytes`, not by the NAR. Destroying the
+ * result, an abort, or a failure closes every file opened so far; a failure is emitted as a
+ * stream error, never as a clean end, so a client can't mistake a truncated NAR for a
+ * complete one.
+ */
+export function concatChunkStreams(store: BlobStore, parts: readonly StoredPart[], options: ConcatOptions): Readable {
+  return new ConcatStream(store, parts, options);
+}
+
+class ConcatStream extends Readable {
+  readonly #store: BlobStore;
+  readonly #parts: readonly StoredPart[];
+  readonly #budget: number;
+  readonly #maxAhead: number;
+  readonly #signal: AbortSignal | undefined;
+  /**
+   * What the opens get: aborted with the caller's signal and when this stream is destroyed,
+   * so an open in flight is cancelled either way, and the caller's signal carries one listener
+   * per download instead of one per open file.
+   */
+  readonly #opens = new AbortController();
+  readonly #pool: ReadAheadPool | undefined;
+  /** Bytes taken from `#pool`, given back as parts are sent and on destroy. */
+  #taken = 0;
+  /** Opens in flight or done, by index; entries before `#current` are cleared. */
+  readonly #opened: Array<Promise<Readable> | undefined> = [];
+  /** Next index to open. */
+  #next = 0;
+  /** Index of the part being sent. */
+  #current = 0;
+  /** Budget used by parts opened ahead of `#current`, bytes. */
+  #aheadBytes = 0;
+  /** The part being sent, once open. */
+  #stream: Readable | undefined;
+  /** Bytes of the current part sent so far. */
+  #partBytes = 0;
+  /** Waiting for the current part's open. */
+  #opening = false;
+  /** The consumer asked for data and `push` has not said stop since. */
+  #wanted = false;
+  readonly #onAbort = () => this.destroy(this.#signal?.reason as Error);
+  readonly #onReadable = () => this.#pump();
+  readonly #onEnd = () => this.#partDone();
+  readonly #onError = (err: Error) => this.destroy(err);
+
+  constructor(store: BlobStore, parts: readonly StoredPart[], options: ConcatOptions) {
+    super();
+    this.#store = store;
+    this.#parts = parts;
+    this.#budget = options.readAheadBytes;
+    this.#maxAhead = options.maxFilesAhead ?? DEFAULT_MAX_FILES_AHEAD;
+    this.#signal = options.signal;
+    this.#pool = options.pool;
+    // Every file open ahead (up to maxAhead + 2 with the current one) listens on it until it
+    // ends, and a backend may add a second listener while it reads (local-fs whole reads).
+    setMaxListeners(2 * (this.#maxAhead + 2) + 8, this.#opens.signal);
+    if (this.#signal?.aborted) {
+      process.nextTick(this.#onAbort);
+    } else {
+      this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     }
   }
 
-  return Readable.from(generate(), { objectMode: false });
+  #cost(index: number): number {
+    const size = this.#parts[index]!.size;
+    return size === undefined || size === null ? UNKNOWN_SIZE_COST : size;
+  }
+
+  /** Opens parts ahead while the byte budget allows (and always the next one). */
+  #fill(): void {
+    const parts = this.#parts;
+    while (this.#next < parts.length && !this.destroyed) {
+      // 0 opens the current part, 1 the next one (always allowed), more need budget.
+      const ahead = this.#next - this.#current;
+      if (ahead > this.#maxAhead) break;
+      const cost = this.#cost(this.#next);
+      if (ahead > 1) {
+        if (this.#aheadBytes + cost > this.#budget) break;
+        if (this.#pool) {
+          if (!this.#pool.tryTake(cost)) break;
+          this.#taken += cost;
+        }
+      }
+      if (ahead >= 1) this.#aheadBytes += cost;
+      const part = parts[this.#next]!;
+      const size = part.size === null ? undefined : part.size;
+      const p = openStream(this.#store, part.ref, this.#opens.signal, size);
+      p.then(
+        // A stream opened ahead has no reader yet: an 'error' on it (the abort signal, a read
+        // failure) with no listener would crash the process. It is not lost: the stream is
+        // `errored`, which `#attach` checks when its turn comes.
+        (stream) => stream.on("error", () => {}),
+        () => {}, // observed when its turn comes; avoids an unhandled rejection meanwhile
+      );
+      this.#opened[this.#next] = p;
+      this.#next++;
+    }
+  }
+
+  override _read(): void {
+    this.#wanted = true;
+    this.#pump();
+  }
+
+  /** Moves bytes from the current part to the consumer until it says stop or must wait. */
+  #pump(): void {
+    while (this.#wanted && !this.destroyed) {
+      const stream = this.#stream;
+      if (!stream) {
+        if (this.#opening) return;
+        if (this.#current >= this.#parts.length) {
+          this.push(null);
+          return;
+        }
+        this.#fill();
+        this.#opening = true;
+        this.#opened[this.#current]!.then(
+          (s) => {
+            this.#opening = false;
+            this.#attach(s);
+          },
+          (err: Error) => this.destroy(err),
+        );
+        return;
+      }
+      const piece = stream.read() as Buffer | null;
+      if (piece === null) return; // 'readable' or 'end' follows
+      this.#partBytes += piece.length;
+      if (!this.push(piece)) this.#wanted = false;
+    }
+  }
+
+  #attach(stream: Readable): void {
+    if (this.destroyed) {
+      stream.destroy();
+      return;
+    }
+    if (stream.errored) {
+      this.destroy(stream.errored);
+      return;
+    }
+    this.#stream = stream;
+    stream.on("readable", this.#onReadable);
+    stream.once("end", this.#onEnd);
+    stream.on("error", this.#onError);
+    this.#pump();
+  }
+
+  #detach(stream: Readable): void {
+    stream.off("readable", this.#onReadable);
+    stream.off("end", this.#onEnd);
+    stream.off("error", this.#onError);
+  }
+
+  #partDone(): void {
+    const stream = this.#stream;
+    if (!stream) return; // destroyed meanwhile
+    this.#detach(stream);
+    this.#stream = undefined;
+    // Whatever the backend did with the size hint: a file that turned out shorter or longer
+    // than its row says (truncated while streamed, a backend that ignores the hint) fails the
+    // download instead of serving other bytes.
+    const size = this.#parts[this.#current]!.size;
+    const sent = this.#partBytes;
+    this.#partBytes = 0;
+    if (size !== undefined && size !== null && sent !== size) {
+      this.destroy(new StorageError(`stored file ${this.#current} of the NAR has ${sent} bytes, ${size} were recorded`));
+      return;
+    }
+    this.#opened[this.#current] = undefined;
+    this.#current++;
+    if (this.#current < this.#next) {
+      const cost = this.#cost(this.#current);
+      this.#aheadBytes -= cost;
+      this.#giveBack();
+    }
+    this.#fill();
+    this.#pump();
+  }
+
+  /**
+   * Returns pool bytes beyond what the parts still ahead hold. The first part ahead is never
+   * taken from the pool, so the pool's share is `#aheadBytes` less that part's cost.
+   */
+  #giveBack(): void {
+    if (!this.#pool) return;
+    const first = this.#current + 1 < this.#next ? this.#cost(this.#current + 1) : 0;
+    const keep = Math.max(0, this.#aheadBytes - first);
+    if (this.#taken > keep) {
+      this.#pool.give(this.#taken - keep);
+      this.#taken = keep;
+    }
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#pool?.give(this.#taken);
+    if (!this.#opens.signal.aborted) this.#opens.abort(err ?? new Error("download closed"));
+    this.#taken = 0;
+    const stream = this.#stream;
+    if (stream) {
+      // An 'end' already scheduled must not advance a destroyed concatenation.
+      this.#detach(stream);
+      stream.on("error", () => {});
+      stream.destroy();
+    }
+    this.#stream = undefined;
+    // Close whatever was opened ahead and not consumed.
+    for (let i = this.#current; i < this.#next; i++) {
+      this.#opened[i]?.then((s) => s.destroy(), () => {});
+      this.#opened[i] = undefined;
+    }
+    this.#next = this.#parts.length;
+    callback(err);
+  }
 }

@@ -340,6 +340,54 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect(await db.objects.findPresentPaths(cache.name, [hash])).toEqual([]);
     });
 
+    it("finds a live cache and its object in one lookup, telling a missing cache from a missing object", async () => {
+      const cache = await insertCache(db);
+      const other = await insertCache(db);
+      const narId = await db.nars.insertNar(narRow());
+      const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
+      const hash = storePathHash(21);
+      const pendingHash = storePathHash(22);
+      await db.objects.upsertObject(objectRow(cache.id, narId, hash));
+      await db.objects.upsertObject(objectRow(cache.id, pendingNar, pendingHash));
+
+      const hit = await db.objects.findCacheObject(cache.name, hash);
+      expect(hit?.cache).toEqual(await db.caches.findCache(cache.name));
+      expect(hit?.found).toEqual(await db.objects.findObject(cache.name, hash));
+      expect(hit?.found?.object).toMatchObject({ cacheId: cache.id, narId, storePathHash: hash });
+      expect(hit?.found?.nar).toMatchObject({ id: narId, state: "V" });
+      // A missing object, an object of another cache, a pending NAR: the cache, nothing found.
+      for (const [name, h] of [[cache.name, storePathHash(23)], [other.name, hash], [cache.name, pendingHash]] as const) {
+        const miss = await db.objects.findCacheObject(name, h);
+        expect(miss).toEqual({ cache: await db.caches.findCache(name), found: null });
+      }
+      expect(await db.objects.findCacheObject(unique("absent"), hash)).toBeNull();
+      await db.caches.destroyCache(cache.id, { soft: true, now: new Date() });
+      expect(await db.objects.findCacheObject(cache.name, hash)).toBeNull();
+    });
+
+    it("answers findPresentPaths across batches: present, absent, pending, in another cache, repeated", async () => {
+      const cache = await insertCache(db);
+      const other = await insertCache(db);
+      const narId = await db.nars.insertNar(narRow());
+      const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
+      // 6,000 hashes: several statements on engines that split the list (PostgreSQL: 2,500 each,
+      // some of them at once).
+      const hashes = Array.from({ length: 6000 }, (_, i) => storePathHash(i, 7));
+      const kind = (i: number) => (i % 5 === 0 ? "present" : i % 5 === 1 ? "other" : i % 5 === 2 ? "pending" : "absent");
+      await db.transaction(async (tx) => {
+        for (const [i, hash] of hashes.entries()) {
+          if (kind(i) === "present") await tx.objects.upsertObject(objectRow(cache.id, narId, hash));
+          if (kind(i) === "other") await tx.objects.upsertObject(objectRow(other.id, narId, hash));
+          if (kind(i) === "pending") await tx.objects.upsertObject(objectRow(cache.id, pendingNar, hash));
+        }
+      });
+      const asked = [...hashes, ...hashes.slice(0, 100)];
+      const expected = hashes.filter((_, i) => kind(i) === "present");
+      expect(await db.objects.findPresentPaths(cache.name, asked)).toEqual(expected);
+      expect(await db.objects.findPresentPaths(other.name, asked)).toEqual(hashes.filter((_, i) => kind(i) === "other"));
+      expect(await db.objects.findPresentPaths(unique("absent"), asked)).toEqual([]);
+    });
+
     it("answers findPresentPaths for 70,000 hashes (batched below every engine's parameter limit)", async () => {
       const cache = await insertCache(db);
       const other = await insertCache(db);

@@ -4,16 +4,20 @@ import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import { mapCache, type DbRecord } from "../rows.ts";
 
-/** `cache` table queries. `knex` is the root instance or a transaction. */
+/**
+ * `cache` table queries. `knex` is the root instance or a transaction; `reader` runs the
+ * read-only lookup (SQLite's read connections; `knex` itself by default).
+ */
 export class KnexCacheRepository implements CacheRepository {
   constructor(
     private readonly knex: Knex,
     private readonly dialect: Dialect,
+    private readonly reader: Knex = knex,
   ) {}
 
   findCache(name: string): Promise<CacheRow | null> {
     return runQuery(this.dialect, "findCache", async () => {
-      const row = (await this.knex("cache").where({ name }).whereNull("deleted_at").first()) as DbRecord | undefined;
+      const row = (await this.reader("cache").where({ name }).whereNull("deleted_at").first()) as DbRecord | undefined;
       return row ? mapCache(row, this.dialect) : null;
     });
   }

@@ -6,11 +6,15 @@ import { runQuery } from "../errors.ts";
 import { CHUNK_COLUMNS, mapChunk, mapNar, prefixedColumns, toNumber, type DbRecord } from "../rows.ts";
 import { findAndLockRow } from "./find-and-lock.ts";
 
-/** `nar` and `chunkref` queries. `knex` is the root instance or a transaction. */
+/**
+ * `nar` and `chunkref` queries. `knex` is the root instance or a transaction; `reader` runs the
+ * read-only lookups of NAR downloads (SQLite's read connections; `knex` itself by default).
+ */
 export class KnexNarRepository implements NarRepository {
   constructor(
     private readonly knex: Knex,
     private readonly dialect: Dialect,
+    private readonly reader: Knex = knex,
   ) {}
 
   findAndLockNar(narHash: string): Promise<NarRow | null> {
@@ -108,7 +112,7 @@ export class KnexNarRepository implements NarRepository {
 
   findNarChunks(narId: number): Promise<Array<ChunkRow | null>> {
     return runQuery(this.dialect, "findNarChunks", async () => {
-      const rows = (await this.knex("chunkref")
+      const rows = (await this.reader("chunkref")
         .leftJoin("chunk", "chunk.id", "chunkref.chunk_id")
         .where("chunkref.nar_id", narId)
         .orderBy("chunkref.seq", "asc")
