@@ -11,8 +11,8 @@ tsx bench/fastcdc-throughput.ts
 tsx bench/compression-throughput.ts
 tsx bench/ingest-throughput.ts 512
 npx tsc -b
-node --max-semi-space-size=4 bench/ingest-memory.mjs 0.5 zstd
-node --max-semi-space-size=4 bench/ingest-memory.mjs 2 zstd
+MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 bench/ingest-memory.mjs 0.5 zstd
+MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 bench/ingest-memory.mjs 2 zstd
 
 # HTTP benchmarks (issue #8): the real atticd process against wrk, curl, nginx and the zstd CLI.
 # Sizes come from BENCH_* variables (see each script's header); BENCH_QUICK=1 runs a small,

@@ -85,6 +85,10 @@ let
   nodeFlags = {
     atticd = "--max-semi-space-size=4";
   };
+  # Environment per command, set unless already set: atticd's shebang (two malloc arenas).
+  wrapperEnv = {
+    atticd = "--set-default MALLOC_ARENA_MAX 2";
+  };
 
   # The commands this package installs: name → script inside the workspace.
   commands = {
@@ -141,7 +145,7 @@ buildNpmPackage {
     ${lib.concatStrings (
       lib.mapAttrsToList (name: script: ''
         if [ -e "$dest/${script}" ]; then
-          makeWrapper ${lib.getExe nodejs} "$out/bin/${name}" --add-flags "${nodeFlags.${name} or ""} $dest/${script}"
+          makeWrapper ${lib.getExe nodejs} "$out/bin/${name}" --add-flags "${nodeFlags.${name} or ""} $dest/${script}" ${wrapperEnv.${name} or ""}
         fi
       '') commands
     )}

@@ -12,5 +12,6 @@ if [ ! -d node_modules ]; then
 fi
 # The local compiler: no npx update notices, and the version the lockfile pins.
 ./node_modules/.bin/tsc -b
-# The V8 flag bin/atticd.js names in its shebang (see there).
+# The settings bin/atticd.js names in its shebang (see there).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec node --max-semi-space-size=4 packages/server-koa/bin/atticd.js "$@"

@@ -61,11 +61,16 @@ async function statusField(pid: number, field: string): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
-/** The node flags in atticd's shebang (`#!/usr/bin/env -S node FLAGS`), as a deployment passes them. */
-function shebangFlags(): string[] {
+/**
+ * The environment and node flags in atticd's shebang (`#!/usr/bin/env -S VAR=value node
+ * FLAGS`), as a deployment passes them.
+ */
+function shebang(): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(ATTICD, "utf8").split("\n", 1)[0] ?? "";
   const words = first.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1);
+  const node = words.indexOf("node");
+  const env = Object.fromEntries(words.slice(0, node).filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split("=", 2) as [string, string]));
+  return { env, flags: words.slice(node + 1) };
 }
 
 export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtticd> {
@@ -97,8 +102,8 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
   const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info" };
 
   const launch = async () => {
-    const child: ChildProcess = spawn(process.execPath, [...shebangFlags(), ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
-      env,
+    const child: ChildProcess = spawn(process.execPath, [...shebang().flags, ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
+      env: { ...shebang().env, ...env },
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
     });

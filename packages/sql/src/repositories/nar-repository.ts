@@ -1,6 +1,5 @@
 import type { Knex } from "knex";
 import type { ChunkRow, NarRepository, NarRow, NewNar } from "@attic-ts/core";
-import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import { CHUNK_COLUMNS, mapChunk, mapNar, prefixedColumns, toNumber, type DbRecord } from "../rows.ts";
@@ -97,9 +96,11 @@ export class KnexNarRepository implements NarRepository {
 
   insertChunkRefs(narId: number, chunkIds: readonly number[]): Promise<void> {
     return runQuery(this.dialect, "insertChunkRefs", async () => {
-      const rows = chunkIds.map((chunkId, seq) => ({ nar_id: narId, seq, chunk_id: chunkId }));
-      for (const batch of batches(rows, this.dialect.batchSize)) {
-        await this.knex("chunkref").insert(batch);
+      // Rows are built a batch at a time: a 2 GiB NAR has some 32,000 chunk references.
+      const size = this.dialect.batchSize;
+      for (let first = 0; first < chunkIds.length; first += size) {
+        const rows = chunkIds.slice(first, first + size).map((chunkId, i) => ({ nar_id: narId, seq: first + i, chunk_id: chunkId }));
+        await this.knex("chunkref").insert(rows);
       }
     });
   }
