@@ -4,7 +4,7 @@ import type { FileHandle } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { addAbortSignal } from "node:stream";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
-import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
 
 /** Temporary files start with this, so they never collide with a key (keys never start with "."). */
 const TEMP_PREFIX = ".part-";
@@ -41,17 +41,30 @@ export class FlatDirBlobStore implements BlobStore {
     this.root = resolve(path);
   }
 
-  /** Creates the directory and removes temporary files a crashed process left behind. */
+  /** Creates the directory and removes day-old temporary files a crashed process left behind. */
   async init(): Promise<void> {
     await this.#fs("create", this.root, () => mkdir(this.root, { recursive: true }));
-    const cutoff = Date.now() - STALE_TEMP_MS;
+    // Only old ones: another process sharing the directory may be writing right now.
+    await this.removeLeftovers(new Date(Date.now() - STALE_TEMP_MS)).catch(() => undefined);
+  }
+
+  /**
+   * Temporary files of writes that never finished, last modified before `olderThan`. The
+   * garbage collector calls this every run with its orphan-file grace period.
+   */
+  async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
+    const removed: LeftoverResult = { files: 0, bytes: 0 };
     for await (const entry of await this.#fs("read", this.root, () => opendir(this.root))) {
+      options.signal?.throwIfAborted();
       if (!entry.name.startsWith(TEMP_PREFIX)) continue;
       const path = join(this.root, entry.name);
-      // Only old ones: another process sharing the directory may be writing right now.
       const info = await stat(path).catch(() => undefined);
-      if (info && info.mtimeMs < cutoff) await rm(path, { force: true }).catch(() => undefined);
+      if (info === undefined || info.mtimeMs >= olderThan.getTime()) continue;
+      await this.#fs("delete", path, () => rm(path, { force: true }));
+      removed.files += 1;
+      removed.bytes += info.size;
     }
+    return removed;
   }
 
   refFor(key: string): RemoteFile {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -41,6 +41,24 @@ describe("FlatDirBlobStore layout", () => {
       }
       await expect(store.put("9999.chunk", failing())).rejects.toThrow("source failed");
       expect(await readdir(join(root, "a", "b"))).toEqual(["0123-abcd.chunk"]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("removeLeftovers deletes temporary files older than the cutoff and nothing else", async () => {
+    const root = await mkdtemp(join(tmpdir(), "attic-ts-flat-dir-leftovers-"));
+    try {
+      const store = new FlatDirBlobStore(root);
+      await store.init();
+      await store.put("0123-abcd.chunk", text("kept"));
+      const old = join(root, ".part-killed");
+      await writeFile(old, "partial");
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(old, hourAgo, hourAgo);
+      await writeFile(join(root, ".part-running"), "x");
+      expect(await store.removeLeftovers(new Date(Date.now() - 60_000))).toEqual({ files: 1, bytes: 7 });
+      expect((await readdir(root)).sort()).toEqual([".part-running", "0123-abcd.chunk"]);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import { Readable, addAbortSignal } from "node:stream";
 import { BlobNotFoundError, StorageError } from "../errors.ts";
-import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, ListedBlob, OpenOptions } from "./blob-store.ts";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions } from "./blob-store.ts";
 import type { RemoteFile } from "./remote-file.ts";
 
 interface StoredBlob {
@@ -65,6 +65,12 @@ export class MemoryBlobStore implements BlobStore {
       options.signal?.throwIfAborted();
       yield { key, size: blob.size, lastModified: blob.lastModified };
     }
+  }
+
+  /** A put that never finished kept its bytes in its own call only: nothing is ever left over. */
+  async removeLeftovers(_olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
+    options.signal?.throwIfAborted();
+    return { files: 0, bytes: 0 };
   }
 
   /** A reference of another backend is a storage failure, never "not found". */
