@@ -18,7 +18,7 @@ export { KnexChunkRepository } from "./repositories/chunk-repository.ts";
 export { KnexObjectRepository, PRESENT_PATHS_BATCH, PRESENT_PATHS_CONCURRENCY } from "./repositories/object-repository.ts";
 export { KnexGcRepository } from "./repositories/gc-repository.ts";
 export { toDatabaseError } from "./errors.ts";
-export { batches, forEachConcurrent } from "./batch.ts";
+export { batches } from "./batch.ts";
 export { attachDatabaseLifecycle, HEARTBEAT_INTERVAL_MS, type DatabaseLifecycleOptions } from "./database-lifecycle.ts";
 export { KnexLeaseRepository } from "./repositories/lease-repository.ts";
 export { EXTENSION_MIGRATIONS, EXTENSION_MIGRATIONS_TABLE } from "./migrations/index.ts";

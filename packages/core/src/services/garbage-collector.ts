@@ -16,7 +16,8 @@ import {
   type GarbageCollectorOptions,
   type GcReport,
 } from "./gc-report.ts";
-import { deleteAll, sweepUnreferencedFiles } from "./gc-sweep.ts";
+import { sweepUnreferencedFiles } from "./gc-sweep.ts";
+import { forEachConcurrent } from "../util/for-each-concurrent.ts";
 
 export * from "./gc-report.ts";
 
@@ -181,7 +182,7 @@ export class GarbageCollector {
   /** Deletes the chunks' files, `deleteConcurrency` at a time; the chunks whose file is gone. */
   private async deleteFiles(rows: readonly ChunkRow[], signal: AbortSignal | undefined): Promise<ChunkRow[]> {
     const gone: ChunkRow[] = [];
-    await deleteAll(rows, this.deleteConcurrency, async (chunk) => {
+    await forEachConcurrent(rows, this.deleteConcurrency, async (chunk) => {
       try {
         await this.store.delete(chunk.remoteFile, signal ? { signal } : {});
         gone.push(chunk);

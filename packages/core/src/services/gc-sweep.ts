@@ -2,6 +2,7 @@ import type { Database } from "../database/database.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore, ListedBlob } from "../storage/blob-store.ts";
 import { remoteFileId } from "../storage/remote-file.ts";
+import { forEachConcurrent } from "../util/for-each-concurrent.ts";
 
 /** What one sweep did. */
 export interface SweepResult {
@@ -58,7 +59,7 @@ export async function sweepUnreferencedFiles(db: Database, store: BlobStore, log
     const ids = candidates.map((blob) => remoteFileId(store.refFor(blob.key)));
     const referenced = await db.gc.referencedFiles(ids);
     const orphans = candidates.filter((_, i) => !referenced.has(ids[i]!));
-    await deleteAll(orphans, options.concurrency, async (blob) => {
+    await forEachConcurrent(orphans, options.concurrency, async (blob) => {
       try {
         await store.delete(store.refFor(blob.key), options.signal ? { signal: options.signal } : {});
         result.files += 1;
@@ -95,13 +96,4 @@ async function removeLeftovers(store: BlobStore, logger: Logger, options: SweepO
     result.failed += 1;
     logger.warn({ err }, "could not remove the leftovers of unfinished storage writes; retrying next run");
   }
-}
-
-/** Runs `fn` over `items`, `concurrency` at a time. */
-export async function deleteAll<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

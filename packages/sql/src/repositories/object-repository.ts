@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
-import type { CacheObjectLookup, NewObject, ObjectRepository, ObjectWithNar } from "@attic-ts/core";
-import { batches, forEachConcurrent } from "../batch.ts";
+import { forEachConcurrent, type CacheObjectLookup, type NewObject, type ObjectRepository, type ObjectWithNar } from "@attic-ts/core";
+import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { forEachConcurrent } from "../src/index.ts";
+import { forEachConcurrent } from "../../src/util/for-each-concurrent.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
 
