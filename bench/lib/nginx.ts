@@ -4,22 +4,11 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "../../test/setup/free-port.ts";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 
 const NGINX = process.env.BENCH_NGINX ?? "/usr/sbin/nginx";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 export interface BenchNginx {
   url: string;

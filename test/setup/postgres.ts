@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, chown, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "./free-port.ts";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -38,17 +38,6 @@ export async function findPostgresBin(): Promise<string> {
     if (ok.every(Boolean)) return bin;
   }
   throw new Error(`PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: ${INSTALL_HINT}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** initdb refuses to run as root, so root runs the tools as `postgres`; others as themselves. */
