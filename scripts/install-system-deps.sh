@@ -13,6 +13,10 @@ need=()
 [ -e /usr/include/lzma.h ] || need+=(liblzma-dev)
 if [ "${1:-}" != "--build" ]; then
 command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
+# Debian's Nix setup: the nixbld build users and /etc/nix/nix.conf with `sandbox = false` (the
+# sandbox has no /bin/sh on Debian). nix-bin only recommends it, and --no-install-recommends
+# below skips it: without it every nix-build fails ("the group 'nixbld' ... does not exist").
+{ [ -e /etc/nix/nix.conf ] && getent group nixbld >/dev/null; } || need+=(nix-setup-systemd)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 # Any installed major version will do: the test helper picks the newest /usr/lib/postgresql/*/bin.
