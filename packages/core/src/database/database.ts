@@ -27,6 +27,12 @@ export interface CacheRepository {
   destroyCache(id: number, mode: { soft: boolean; now: Date }): Promise<boolean>;
 }
 
+/** A slice of a NAR's chunk list by `seq`: `from` (0-based) and at most `limit` entries. */
+export interface ChunkRange {
+  from: number;
+  limit: number;
+}
+
 export interface NarRepository {
   /**
    * Finds a valid NAR with that hash and increments its `holders_count` atomically, so GC
@@ -53,9 +59,11 @@ export interface NarRepository {
   markNarValid(id: number, numChunks: number): Promise<void>;
   /**
    * The chunks of a NAR in `seq` order; null where a chunk is missing or not valid (the NAR
-   * is then incomplete).
+   * is then incomplete). With `range`, only the chunk references with `seq` in
+   * `[range.from, range.from + range.limit)`: downloads read a long list a page at a time, so
+   * their memory does not grow with the NAR.
    */
-  findNarChunks(narId: number): Promise<Array<ChunkRow | null>>;
+  findNarChunks(narId: number, range?: ChunkRange): Promise<Array<ChunkRow | null>>;
 }
 
 export interface ChunkRepository {

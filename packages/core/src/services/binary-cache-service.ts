@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { Principal } from "../auth/principal.ts";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../database/database.ts";
-import type { ChunkRow, ObjectWithNar } from "../database/model.ts";
+import type { ObjectWithNar } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE } from "../di/tokens.ts";
 import type { Compressor } from "../compression/compressor.ts";
@@ -15,7 +15,8 @@ import { isValidStorePathHash } from "../nix/store-path.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { concatChunkStreams, openStream, ReadAheadPool } from "./concat-chunk-streams.ts";
-import type { StoredPart } from "./concat-chunk-streams.ts";
+import { chunkPart, narPartSource } from "./nar-part-source.ts";
+import { eachPart, type PartSource, type StoredPart } from "./part-pages.ts";
 
 /** A binary-cache answer and whether the cache is public (`X-Attic-Cache-Visibility`). */
 export interface Served<T> {
@@ -43,6 +44,14 @@ export const NAR_READ_AHEAD_BYTES = 1024 * 1024;
 export const NAR_READ_AHEAD_TOTAL_BYTES = 2 * 1024 * 1024;
 
 /**
+ * Chunk rows a download reads from the database at once. A NAR with at most this many chunks
+ * is listed in one query before its first byte, as Attic does; a longer one a page at a time
+ * while it streams, so a download's memory does not grow with the NAR (32 downloads of a
+ * 256 MiB NAR held 4,000 chunk rows each).
+ */
+export const NAR_CHUNK_PAGE = 512;
+
+/**
  * Brotli streams cannot be concatenated (unlike zstd frames and xz streams), so Attic serves
  * multi-chunk brotli NARs that no client can decode. We serve those decompressed and say
  * `Compression: none` in their narinfo; single-chunk brotli NARs are served as stored.
@@ -56,10 +65,6 @@ function splitName(file: string, extension: string): string {
   // Attic: anything but exactly "<hash>.<extension>" is a plain 404 (so `.ls`, `.nar.zst` are).
   if (ext !== extension || rest.length > 0 || hash === undefined) throw new NotFoundError();
   return hash;
-}
-
-async function* concatIterables(parts: Array<() => AsyncIterable<Uint8Array>>): AsyncGenerator<Uint8Array> {
-  for (const part of parts) yield* part();
 }
 
 /** The Nix binary cache protocol: `nix-cache-info`, `<hash>.narinfo`, `nar/<hash>.nar`. */
@@ -137,36 +142,51 @@ export class BinaryCacheService {
   async nar(principal: Principal, cacheName: string, file: string, signal?: AbortSignal): Promise<Served<NarBody>> {
     const hash = splitName(file, "nar");
     const { cache, object, nar } = await this.findObject(principal, cacheName, hash);
-    const chunks = await this.db.nars.findNarChunks(nar.id);
-    if (chunks.length !== nar.numChunks || chunks.some((c) => c === null)) throw new IncompleteNarError();
-    const valid = chunks as ChunkRow[];
+    const parts = await this.narParts(nar.id, nar.numChunks);
     await this.db.objects.touchObject(object.id, this.clock.now());
-    if (valid.length === 1) {
-      const only = valid[0]!;
-      const download = await this.store.open(only.remoteFile, {
+    if (Array.isArray(parts) && parts.length === 1) {
+      const only = parts[0] as StoredPart;
+      const download = await this.store.open(only.ref, {
         preferStream: false,
         ...(signal ? { signal } : {}),
-        ...(only.fileSize !== null ? { expectedSize: only.fileSize } : {}),
+        ...(only.size !== null && only.size !== undefined ? { expectedSize: only.size } : {}),
       });
       const body: NarBody = download.kind === "url" ? { kind: "redirect", url: download.url } : { kind: "stream", stream: download.stream };
       return { body, isPublic: cache.isPublic };
     }
-    const parts = valid.map((c) => ({ ref: c.remoteFile, size: c.fileSize }));
     if (servedAsPlain(nar.compression, nar.numChunks)) {
-      const plain = parts.map((part) => this.decompressed(part, signal));
-      return { body: { kind: "stream", stream: Readable.from(concatIterables(plain), { objectMode: false }) }, isPublic: cache.isPublic };
+      const stream = Readable.from(this.decompressed(parts, signal), { objectMode: false });
+      return { body: { kind: "stream", stream }, isPublic: cache.isPublic };
     }
-    const stream = concatChunkStreams(this.store, parts, { readAheadBytes: NAR_READ_AHEAD_BYTES, pool: this.#readAhead, ...(signal ? { signal } : {}) });
+    const stream = concatChunkStreams(this.store, parts, {
+      readAheadBytes: NAR_READ_AHEAD_BYTES,
+      pool: this.#readAhead,
+      pageSize: NAR_CHUNK_PAGE,
+      ...(signal ? { signal } : {}),
+    });
     return { body: { kind: "stream", stream }, isPublic: cache.isPublic };
   }
 
-  private decompressed(part: StoredPart, signal?: AbortSignal): () => AsyncIterable<Uint8Array> {
-    return () => {
-      const compressor = this.compressor;
-      const store = this.store;
-      return (async function* () {
-        yield* compressor.decompress("br", await openStream(store, part.ref, signal, part.size ?? undefined), signal ? { signal } : {});
-      })();
-    };
+  /**
+   * The stored files of a NAR, or IncompleteNar before any byte is sent when one is missing
+   * (Attic's check). A short list is read whole; a long one is checked with one query and
+   * then read a page at a time while it streams.
+   */
+  private async narParts(narId: number, numChunks: number): Promise<readonly StoredPart[] | PartSource> {
+    if (numChunks <= NAR_CHUNK_PAGE) {
+      const chunks = await this.db.nars.findNarChunks(narId);
+      if (chunks.length !== numChunks) throw new IncompleteNarError();
+      return chunks.map(chunkPart);
+    }
+    if (await this.db.nars.narHasMissingChunks(narId)) throw new IncompleteNarError();
+    return narPartSource(this.db, narId, numChunks);
+  }
+
+  /** Multi-chunk brotli: each stored file decompressed in turn (brotli streams don't concatenate). */
+  private async *decompressed(parts: readonly StoredPart[] | PartSource, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const options = signal ? { signal } : {};
+    for await (const part of eachPart(parts, NAR_CHUNK_PAGE, signal ?? new AbortController().signal)) {
+      yield* this.compressor.decompress("br", await openStream(this.store, part.ref, signal, part.size ?? undefined), options);
+    }
   }
 }

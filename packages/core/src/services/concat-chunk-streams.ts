@@ -3,9 +3,11 @@ import { Readable } from "node:stream";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { StorageError } from "../errors.ts";
+import { PartPages, type PartSource, type StoredPart } from "./part-pages.ts";
 import type { ReadAheadPool } from "./read-ahead-pool.ts";
 
 export { ReadAheadPool } from "./read-ahead-pool.ts";
+export type { PartSource, StoredPart } from "./part-pages.ts";
 
 /** Opens a stored file as a stream (never a redirect URL). */
 export async function openStream(store: BlobStore, ref: RemoteFile, signal?: AbortSignal, expectedSize?: number): Promise<Readable> {
@@ -16,13 +18,6 @@ export async function openStream(store: BlobStore, ref: RemoteFile, signal?: Abo
   });
   if (download.kind !== "stream") throw new StorageError("storage answered a URL where a stream was required");
   return download.stream;
-}
-
-/** One stored file of a NAR. */
-export interface StoredPart {
-  ref: RemoteFile;
-  /** The stored file's size in bytes (a chunk row's `fileSize`), when known. */
-  size?: number | null;
 }
 
 export interface ConcatOptions {
@@ -38,11 +33,15 @@ export interface ConcatOptions {
   maxFilesAhead?: number;
   /** Cancels the download: opening stops and every opened file is closed. */
   signal?: AbortSignal;
+  /** Parts described per page of a `PartSource` (default 512); an array is one page. */
+  pageSize?: number;
 }
 
 /** What a part of unknown size counts for in the read-ahead budget, bytes. */
 const UNKNOWN_SIZE_COST = 64 * 1024;
 const DEFAULT_MAX_FILES_AHEAD = 64;
+/** Part descriptions loaded at once from a `PartSource`: about 100 KiB of heap. */
+export const DEFAULT_PART_PAGE_SIZE = 512;
 
 /**
  * Stored files concatenated in order (Attic's `merge_chunks`), with a read-ahead bounded by
@@ -52,13 +51,14 @@ const DEFAULT_MAX_FILES_AHEAD = 64;
  * stream error, never as a clean end, so a client can't mistake a truncated NAR for a
  * complete one.
  */
-export function concatChunkStreams(store: BlobStore, parts: readonly StoredPart[], options: ConcatOptions): Readable {
+export function concatChunkStreams(store: BlobStore, parts: readonly StoredPart[] | PartSource, options: ConcatOptions): Readable {
   return new ConcatStream(store, parts, options);
 }
 
 class ConcatStream extends Readable {
   readonly #store: BlobStore;
-  readonly #parts: readonly StoredPart[];
+  /** The part list, a page or two of it at a time. */
+  readonly #parts: PartPages;
   readonly #budget: number;
   readonly #maxAhead: number;
   readonly #signal: AbortSignal | undefined;
@@ -71,8 +71,8 @@ class ConcatStream extends Readable {
   readonly #pool: ReadAheadPool | undefined;
   /** Bytes taken from `#pool`, given back as parts are sent and on destroy. */
   #taken = 0;
-  /** Opens in flight or done, by index; entries before `#current` are cleared. */
-  readonly #opened: Array<Promise<Readable> | undefined> = [];
+  /** Opens in flight or done, by index; entries are removed once sent. */
+  readonly #opened = new Map<number, Promise<Readable>>();
   /** Next index to open. */
   #next = 0;
   /** Index of the part being sent. */
@@ -92,10 +92,15 @@ class ConcatStream extends Readable {
   readonly #onEnd = () => this.#partDone();
   readonly #onError = (err: Error) => this.destroy(err);
 
-  constructor(store: BlobStore, parts: readonly StoredPart[], options: ConcatOptions) {
+  constructor(store: BlobStore, parts: readonly StoredPart[] | PartSource, options: ConcatOptions) {
     super();
     this.#store = store;
-    this.#parts = parts;
+    this.#parts = new PartPages(parts, {
+      pageSize: options.pageSize ?? DEFAULT_PART_PAGE_SIZE,
+      signal: this.#opens.signal,
+      onLoaded: () => this.#pump(),
+      onError: (err) => this.destroy(new StorageError(`cannot list the stored files of the NAR: ${err.message}`, { cause: err })),
+    });
     this.#budget = options.readAheadBytes;
     this.#maxAhead = options.maxFilesAhead ?? DEFAULT_MAX_FILES_AHEAD;
     this.#signal = options.signal;
@@ -110,18 +115,22 @@ class ConcatStream extends Readable {
     }
   }
 
+  /** What part `index` counts for; only asked of parts that are loaded. */
   #cost(index: number): number {
-    const size = this.#parts[index]!.size;
+    const size = this.#parts.at(index)!.size;
     return size === undefined || size === null ? UNKNOWN_SIZE_COST : size;
   }
 
   /** Opens parts ahead while the byte budget allows (and always the next one). */
   #fill(): void {
     const parts = this.#parts;
-    while (this.#next < parts.length && !this.destroyed) {
+    while (this.#next < parts.count && !this.destroyed) {
       // 0 opens the current part, 1 the next one (always allowed), more need budget.
       const ahead = this.#next - this.#current;
       if (ahead > this.#maxAhead) break;
+      // Not loaded yet: its page is on the way, and `#pump` runs again when it is there.
+      const part = parts.at(this.#next);
+      if (part === undefined) break;
       const cost = this.#cost(this.#next);
       if (ahead > 1) {
         if (this.#aheadBytes + cost > this.#budget) break;
@@ -131,7 +140,6 @@ class ConcatStream extends Readable {
         }
       }
       if (ahead >= 1) this.#aheadBytes += cost;
-      const part = parts[this.#next]!;
       const size = part.size === null ? undefined : part.size;
       const p = openStream(this.#store, part.ref, this.#opens.signal, size);
       p.then(
@@ -141,7 +149,7 @@ class ConcatStream extends Readable {
         (stream) => stream.on("error", () => {}),
         () => {}, // observed when its turn comes; avoids an unhandled rejection meanwhile
       );
-      this.#opened[this.#next] = p;
+      this.#opened.set(this.#next, p);
       this.#next++;
     }
   }
@@ -157,13 +165,15 @@ class ConcatStream extends Readable {
       const stream = this.#stream;
       if (!stream) {
         if (this.#opening) return;
-        if (this.#current >= this.#parts.length) {
+        if (this.#current >= this.#parts.count) {
           this.push(null);
           return;
         }
         this.#fill();
+        const opened = this.#opened.get(this.#current);
+        if (opened === undefined) return; // its page is loading; `#pump` runs again then
         this.#opening = true;
-        this.#opened[this.#current]!.then(
+        opened.then(
           (s) => {
             this.#opening = false;
             this.#attach(s);
@@ -209,15 +219,16 @@ class ConcatStream extends Readable {
     // Whatever the backend did with the size hint: a file that turned out shorter or longer
     // than its row says (truncated while streamed, a backend that ignores the hint) fails the
     // download instead of serving other bytes.
-    const size = this.#parts[this.#current]!.size;
+    const size = this.#parts.at(this.#current)!.size;
     const sent = this.#partBytes;
     this.#partBytes = 0;
     if (size !== undefined && size !== null && sent !== size) {
       this.destroy(new StorageError(`stored file ${this.#current} of the NAR has ${sent} bytes, ${size} were recorded`));
       return;
     }
-    this.#opened[this.#current] = undefined;
+    this.#opened.delete(this.#current);
     this.#current++;
+    this.#parts.release(this.#current);
     if (this.#current < this.#next) {
       const cost = this.#cost(this.#current);
       this.#aheadBytes -= cost;
@@ -256,10 +267,10 @@ class ConcatStream extends Readable {
     this.#stream = undefined;
     // Close whatever was opened ahead and not consumed.
     for (let i = this.#current; i < this.#next; i++) {
-      this.#opened[i]?.then((s) => s.destroy(), () => {});
-      this.#opened[i] = undefined;
+      this.#opened.get(i)?.then((s) => s.destroy(), () => {});
+      this.#opened.delete(i);
     }
-    this.#next = this.#parts.length;
+    this.#next = this.#parts.count;
     callback(err);
   }
 }

@@ -294,6 +294,26 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect((await db.nars.findNarChunks(narId)).map((c) => c?.id)).toEqual(list);
     });
 
+    it("reads a NAR's chunk list a page at a time by seq, holes included", async () => {
+      const ids = [await insertValidChunk(db), await insertValidChunk(db)];
+      const pending = await db.chunks.insertPendingChunk(chunkRow());
+      const list = Array.from({ length: 1201 }, (_, i) => (i === 700 ? pending : ids[i % 2]!));
+      const narId = await db.nars.insertNar(narRow());
+      await db.nars.insertChunkRefs(narId, list);
+      const other = await db.nars.insertNar(narRow());
+      await db.nars.insertChunkRefs(other, [ids[1]!, ids[0]!]);
+      const pages: Array<number | null> = [];
+      for (let from = 0; from < list.length; from += 500) {
+        const page = await db.nars.findNarChunks(narId, { from, limit: 500 });
+        expect(page).toHaveLength(Math.min(500, list.length - from));
+        pages.push(...page.map((c) => c?.id ?? null));
+      }
+      expect(pages).toEqual(list.map((id) => (id === pending ? null : id)));
+      expect((await db.nars.findNarChunks(narId, { from: 1199, limit: 10 })).map((c) => c?.id)).toEqual(list.slice(1199));
+      expect(await db.nars.findNarChunks(narId, { from: 1201, limit: 10 })).toEqual([]);
+      expect((await db.nars.findNarChunks(other, { from: 1, limit: 1 })).map((c) => c?.id)).toEqual([ids[0]]);
+    });
+
     it("upserts objects as Attic does: a re-push resets created_at and last_accessed_at", async () => {
       const cache = await insertCache(db);
       const nar1 = await db.nars.insertNar(narRow());

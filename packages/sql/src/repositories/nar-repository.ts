@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import type { ChunkRow, NarRepository, NarRow, NewNar } from "@attic-ts/core";
+import type { ChunkRange, ChunkRow, NarRepository, NarRow, NewNar } from "@attic-ts/core";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import { CHUNK_COLUMNS, mapChunk, mapNar, prefixedColumns, toNumber, type DbRecord } from "../rows.ts";
@@ -61,7 +61,9 @@ export class KnexNarRepository implements NarRepository {
   narHasMissingChunks(narId: number): Promise<boolean> {
     return runQuery(this.dialect, "narHasMissingChunks", async () => {
       // Attic checks `chunk_id IS NULL`; a chunk that exists but is not valid is missing too.
-      const row = await this.knex("chunkref")
+      // On the reader: downloads of long NARs ask this before streaming (in a transaction the
+      // reader is the transaction itself).
+      const row = await this.reader("chunkref")
         .leftJoin("chunk", "chunk.id", "chunkref.chunk_id")
         .where("chunkref.nar_id", narId)
         .andWhere((q) => q.whereNull("chunk.id").orWhereNot("chunk.state", "V"))
@@ -111,11 +113,14 @@ export class KnexNarRepository implements NarRepository {
     });
   }
 
-  findNarChunks(narId: number): Promise<Array<ChunkRow | null>> {
+  findNarChunks(narId: number, range?: ChunkRange): Promise<Array<ChunkRow | null>> {
     return runQuery(this.dialect, "findNarChunks", async () => {
-      const rows = (await this.reader("chunkref")
+      const query = this.reader("chunkref")
         .leftJoin("chunk", "chunk.id", "chunkref.chunk_id")
-        .where("chunkref.nar_id", narId)
+        .where("chunkref.nar_id", narId);
+      // By seq, not OFFSET: a page costs the same wherever it starts in the list.
+      if (range) query.andWhere("chunkref.seq", ">=", range.from).andWhere("chunkref.seq", "<", range.from + range.limit);
+      const rows = (await query
         .orderBy("chunkref.seq", "asc")
         .select(prefixedColumns("chunk", CHUNK_COLUMNS, "CH_"))) as DbRecord[];
       // A NULL chunk_id (chunk deleted, FK set null) or a chunk not in state V is a hole.
