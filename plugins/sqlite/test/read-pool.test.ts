@@ -118,13 +118,21 @@ describe("SQLite read pool", () => {
     await db.caches.insertCache(cacheRow(name));
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const inside = new Promise<void>((resolve) => (started = resolve));
     const writer = db.transaction(async (tx) => {
       await tx.caches.insertCache(cacheRow(unique("pending")));
+      started();
       await held;
     });
+    // The writer connection is taken from here on.
+    await inside;
     // With one shared connection these would wait for the transaction to end.
     const found = await Promise.race([
-      Promise.all(Array.from({ length: READ_CONNECTIONS * 2 }, () => db.caches.findCache(name))),
+      Promise.all([
+        ...Array.from({ length: READ_CONNECTIONS * 2 }, () => db.caches.findCache(name)),
+        ...Array.from({ length: READ_CONNECTIONS * 2 }, () => db.objects.findCacheObject(name, storePathHash(7))),
+      ]),
       new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 5000)),
     ]);
     release();
