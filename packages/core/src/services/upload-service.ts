@@ -24,14 +24,14 @@ import { UploadSession } from "./upload-session.ts";
 const BAD_NAR = "Bad NAR Hash or Size";
 /**
  * Attic stores 10 chunks at once per request (CONCURRENT_CHUNK_UPLOADS). We store batches of up
- * to 16 chunks (at most BATCH_BYTES), 3 batches at once, so memory per upload is bounded by
- * 3 x BATCH_BYTES whatever the chunk sizes. Each batch costs three small database
+ * to 16 chunks (at most BATCH_BYTES), 2 batches at once, so memory per upload is bounded by
+ * 2 x BATCH_BYTES whatever the chunk sizes. Each batch costs three small database
  * transactions, about 1-2 ms of CPU each on SQLite through knex whatever the batch size, so
- * the batch size, not the bytes, set the ingest speed: 16 instead of 8 took a 0.5 GiB zstd
- * ingest from 25-31 to 35-39 MB/s at the same peak RSS (BENCHMARKS.md).
+ * the batch size, not the bytes, set the ingest speed: a 2 GiB zstd engine ingest ran at
+ * 22-24 MB/s with 8 x 3, 29-34 with 16 x 3 and 34-38 with 16 x 2 (BENCHMARKS.md).
  */
 export const DEFAULT_BATCH_SIZE = 16;
-export const DEFAULT_BATCHES_IN_FLIGHT = 3;
+export const DEFAULT_BATCHES_IN_FLIGHT = 2;
 const BATCH_BYTES = 2 * 1024 * 1024;
 
 async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
