@@ -16,7 +16,7 @@ import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { concatChunkStreams, openStream, ReadAheadPool } from "./concat-chunk-streams.ts";
 import { chunkPart, narPartSource } from "./nar-part-source.ts";
-import { eachPart, type PartSource, type StoredPart } from "./part-pages.ts";
+import { DEFAULT_PART_PAGE_SIZE, eachPart, type PartSource, type StoredPart } from "./part-pages.ts";
 
 /** A binary-cache answer and whether the cache is public (`X-Attic-Cache-Visibility`). */
 export interface Served<T> {
@@ -49,7 +49,7 @@ export const NAR_READ_AHEAD_TOTAL_BYTES = 2 * 1024 * 1024;
  * while it streams, so a download's memory does not grow with the NAR (32 downloads of a
  * 256 MiB NAR held 4,000 chunk rows each).
  */
-export const NAR_CHUNK_PAGE = 512;
+export const NAR_CHUNK_PAGE = DEFAULT_PART_PAGE_SIZE;
 
 /**
  * Brotli streams cannot be concatenated (unlike zstd frames and xz streams), so Attic serves

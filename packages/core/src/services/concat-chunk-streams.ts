@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { StorageError } from "../errors.ts";
-import { PartPages, type PartSource, type StoredPart } from "./part-pages.ts";
+import { DEFAULT_PART_PAGE_SIZE, PartPages, type PartSource, type StoredPart } from "./part-pages.ts";
 import type { ReadAheadPool } from "./read-ahead-pool.ts";
 
 export { ReadAheadPool } from "./read-ahead-pool.ts";
@@ -40,8 +40,6 @@ export interface ConcatOptions {
 /** What a part of unknown size counts for in the read-ahead budget, bytes. */
 const UNKNOWN_SIZE_COST = 64 * 1024;
 const DEFAULT_MAX_FILES_AHEAD = 64;
-/** Part descriptions loaded at once from a `PartSource`: about 100 KiB of heap. */
-export const DEFAULT_PART_PAGE_SIZE = 512;
 
 /**
  * Stored files concatenated in order (Attic's `merge_chunks`), with a read-ahead bounded by
@@ -53,6 +51,11 @@ export const DEFAULT_PART_PAGE_SIZE = 512;
  */
 export function concatChunkStreams(store: BlobStore, parts: readonly StoredPart[] | PartSource, options: ConcatOptions): Readable {
   return new ConcatStream(store, parts, options);
+}
+
+/** What a part counts for in the read-ahead budget, bytes. */
+function costOf(part: StoredPart): number {
+  return part.size === undefined || part.size === null ? UNKNOWN_SIZE_COST : part.size;
 }
 
 class ConcatStream extends Readable {
@@ -117,8 +120,7 @@ class ConcatStream extends Readable {
 
   /** What part `index` counts for; only asked of parts that are loaded. */
   #cost(index: number): number {
-    const size = this.#parts.at(index)!.size;
-    return size === undefined || size === null ? UNKNOWN_SIZE_COST : size;
+    return costOf(this.#parts.at(index)!);
   }
 
   /** Opens parts ahead while the byte budget allows (and always the next one). */
@@ -131,7 +133,7 @@ class ConcatStream extends Readable {
       // Not loaded yet: its page is on the way, and `#pump` runs again when it is there.
       const part = parts.at(this.#next);
       if (part === undefined) break;
-      const cost = this.#cost(this.#next);
+      const cost = costOf(part);
       if (ahead > 1) {
         if (this.#aheadBytes + cost > this.#budget) break;
         if (this.#pool) {

@@ -7,6 +7,9 @@ export interface StoredPart {
   size?: number | null;
 }
 
+/** Part descriptions loaded at once from a `PartSource` by default: about 100 KiB of heap. */
+export const DEFAULT_PART_PAGE_SIZE = 512;
+
 /** The stored files of a NAR, read a page at a time (from the database, for a long NAR). */
 export interface PartSource {
   /** How many parts there are. */
@@ -71,25 +74,15 @@ export class PartPages {
     for (const page of this.#pages.keys()) if (page < below) this.#pages.delete(page);
   }
 
-  /** Pages held now (for tests and for reasoning about memory). */
-  get pagesHeld(): number {
-    return this.#pages.size;
-  }
-
   #load(page: number): void {
     const source = this.#source;
     const from = page * this.#pageSize;
     if (!source || from >= this.count || this.#pages.has(page) || this.#loading.has(page) || this.#signal.aborted) return;
     this.#loading.add(page);
-    const expected = Math.min(this.#pageSize, this.count - from);
-    source.load(from, expected, this.#signal).then(
+    loadPage(source, from, Math.min(this.#pageSize, this.count - from), this.#signal).then(
       (parts) => {
         this.#loading.delete(page);
         if (this.#signal.aborted) return;
-        if (parts.length !== expected) {
-          this.#onError(new Error(`parts ${from}-${from + expected - 1} of the NAR came back as ${parts.length} entries`));
-          return;
-        }
         this.#pages.set(page, parts);
         this.#onLoaded();
       },
@@ -99,6 +92,13 @@ export class PartPages {
       },
     );
   }
+}
+
+/** Parts `from` to `from + limit - 1` of `source`; a page of another length is an error. */
+async function loadPage(source: PartSource, from: number, limit: number, signal: AbortSignal): Promise<readonly StoredPart[]> {
+  const page = await source.load(from, limit, signal);
+  if (page.length !== limit) throw new Error(`parts ${from}-${from + limit - 1} of the NAR came back as ${page.length} entries`);
+  return page;
 }
 
 function isPartArray(parts: readonly StoredPart[] | PartSource): parts is readonly StoredPart[] {
@@ -112,9 +112,6 @@ export async function* eachPart(parts: readonly StoredPart[] | PartSource, pageS
     return;
   }
   for (let from = 0; from < parts.count; from += pageSize) {
-    const limit = Math.min(pageSize, parts.count - from);
-    const page = await parts.load(from, limit, signal);
-    if (page.length !== limit) throw new Error(`parts ${from}-${from + limit - 1} of the NAR came back as ${page.length} entries`);
-    yield* page;
+    yield* await loadPage(parts, from, Math.min(pageSize, parts.count - from), signal);
   }
 }
