@@ -5,6 +5,7 @@ import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import { mapChunk, pendingChunkRecord, toNumber, type DbRecord } from "../rows.ts";
 import { findAndLockRow } from "./find-and-lock.ts";
+import { whereValid } from "./where-valid.ts";
 
 /** `chunk` table queries. `knex` is the root instance or a transaction. */
 export class KnexChunkRepository implements ChunkRepository {
@@ -26,11 +27,7 @@ export class KnexChunkRepository implements ChunkRepository {
       const found = new Map<string, ChunkRow>();
       for (const batch of batches([...new Set(chunkHashes)], this.dialect.batchSize)) {
         // One valid row per hash (the oldest), locked in the same statement.
-        const pick = this.knex("chunk")
-          .min("id")
-          .whereIn("chunk_hash", batch)
-          .andWhere({ compression, state: "V" })
-          .groupBy("chunk_hash");
+        const pick = whereValid(this.knex("chunk").min("id").whereIn("chunk_hash", batch).andWhere({ compression }), this.dialect).groupBy("chunk_hash");
         const update = this.knex("chunk")
           .update({ holders_count: this.knex.raw("?? + 1", ["holders_count"]) })
           .whereIn("id", pick);

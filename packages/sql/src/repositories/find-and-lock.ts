@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { Dialect } from "../dialect.ts";
 import type { DbRecord } from "../rows.ts";
+import { whereValid } from "./where-valid.ts";
 
 /**
  * Attic's find-and-lock: one statement that picks a valid row matching `where` and increments
@@ -20,7 +21,7 @@ export async function findAndLockRow(
   table: "nar" | "chunk",
   where: Record<string, string>,
 ): Promise<DbRecord | undefined> {
-  const pick = knex(table).select("id").where(where).andWhere("state", "V").limit(1);
+  const pick = whereValid(knex(table).select("id").where(where), dialect).limit(1);
   if (dialect.rowLocks) pick.forUpdate().skipLocked();
   const rows = (await knex(table)
     .update({ holders_count: knex.raw("?? + 1", ["holders_count"]) })

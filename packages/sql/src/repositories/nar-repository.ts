@@ -4,6 +4,7 @@ import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
 import { CHUNK_COLUMNS, mapChunk, mapNar, prefixedColumns, toNumber, type DbRecord } from "../rows.ts";
 import { findAndLockRow } from "./find-and-lock.ts";
+import { whereValid } from "./where-valid.ts";
 
 /**
  * `nar` and `chunkref` queries. `knex` is the root instance or a transaction; `reader` runs the
@@ -41,7 +42,7 @@ export class KnexNarRepository implements NarRepository {
       }
       // Not SKIP LOCKED here: a racing upload's holders_count update locks the row for a moment,
       // and skipping it would make us commit a second NAR.
-      const pick = this.knex("nar").select("id").where({ nar_hash: narHash, state: "V" }).limit(1);
+      const pick = whereValid(this.knex("nar").select("id").where({ nar_hash: narHash }), this.dialect).limit(1);
       if (this.dialect.rowLocks) pick.forUpdate();
       const rows = (await this.knex("nar")
         .update({ holders_count: this.knex.raw("?? + 1", ["holders_count"]) })
