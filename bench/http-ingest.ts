@@ -11,7 +11,7 @@
 //     (target >= 0.85x)
 // Each figure is the median of BENCH_RUNS (3) runs, each on a fresh server.
 // Run: npx tsc -b && TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/http-ingest.ts
-// BENCH_PROFILE=DIR writes a --cpu-prof of the server's last run of each mode into DIR.
+// BENCH_MODES=none (or zstd) runs one mode only. BENCH_PROFILE=DIR writes a --cpu-prof of the server's last run of each mode into DIR.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
@@ -47,7 +47,8 @@ try {
   const sha = median(await repeat(runs, () => sha256Files(paths)));
   const cli = median(await repeat(runs, () => zstdCli(paths, bytes)));
 
-  for (const compression of ["none", "zstd"] as const) {
+  const modes = (process.env.BENCH_MODES ?? "none,zstd").split(",") as Array<"none" | "zstd">;
+  for (const compression of modes) {
     const speeds: number[] = [];
     let dedup = 0;
     let stored = 0;

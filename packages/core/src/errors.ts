@@ -149,6 +149,20 @@ export class DatabaseError extends AtticError {
   }
 }
 
+/**
+ * An upload's lease is gone: garbage collection reclaimed it after its renewals failed for a
+ * whole lease period, giving back every hold taken under it. Nothing more may be held or
+ * committed under it; the upload fails and removes what it created.
+ */
+export class UploadLeaseLostError extends DatabaseError {
+  constructor(
+    readonly leaseId: number,
+    options?: AtticErrorOptions,
+  ) {
+    super(`The upload's lease ${leaseId} expired and was reclaimed by garbage collection`, options);
+  }
+}
+
 /** Invalid configuration: names the source (file or variable), the key and what was expected. */
 export class ConfigError extends AtticError {
   constructor(

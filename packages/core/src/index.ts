@@ -29,6 +29,7 @@ export * from "./services/cache-config-schemas.ts";
 export * from "./services/cache-config-service.ts";
 export * from "./services/upload-types.ts";
 export * from "./services/upload-session.ts";
+export * from "./services/unmarked-chunks.ts";
 export * from "./services/chunk-writer.ts";
 export * from "./services/upload-service.ts";
 export * from "./services/validate-upload-info.ts";

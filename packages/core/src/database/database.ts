@@ -177,6 +177,10 @@ export interface GcRepository {
  * under the lease in the same transaction. The upload renews the lease while it runs; when it
  * stops renewing (a crash), garbage collection gives the holds back (Attic #66: counters that
  * leak), so a dead upload cannot pin rows forever.
+ *
+ * A method that takes holds throws `UploadLeaseLostError`, taking none, when the lease is gone.
+ * Called through `Database.transaction`'s repositories, every method runs in that transaction
+ * (all or nothing with the rest of it) rather than in one of its own.
  */
 export interface LeaseRepository {
   /** Opens a lease valid until `expiresAt`. Returns its id. */

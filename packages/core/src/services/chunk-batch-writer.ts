@@ -2,10 +2,9 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Compressor } from "../compression/compressor.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
-import type { Database } from "../database/database.ts";
 import type { CompressionType, NewChunk } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
-import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE, ENGINE_CONFIG } from "../di/tokens.ts";
+import { BLOB_STORE, CLOCK, COMPRESSOR, ENGINE_CONFIG } from "../di/tokens.ts";
 import { HashingStream } from "../nix/hashing-stream.ts";
 import { toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
@@ -40,9 +39,10 @@ function sha256Typed(data: Uint8Array): string {
 }
 
 /**
- * Chunk-level dedup and storage for a batch of server-cut chunks (chunked uploads). Per batch
- * it issues one find-and-lock, one insert and one update, instead of three statements per
- * chunk: with 64 KiB chunks the per-statement cost, not the bytes, bounded ingest speed.
+ * Chunk-level dedup and storage for a batch of server-cut chunks (chunked uploads). A batch costs
+ * one transaction (`UploadSession.claimChunks`: find-and-lock, insert, and marking the chunks
+ * stored before it valid), instead of statements per chunk: with 64 KiB chunks the number of
+ * transactions queued for the database's writer, not the bytes, bounded ingest speed.
  * Chunks repeated within one NAR are stored once (`seen` spans the whole upload).
  */
 @injectable()
@@ -50,7 +50,6 @@ export class ChunkBatchWriter {
   readonly compression: CompressionType;
 
   constructor(
-    @inject(DATABASE) private readonly db: Database,
     @inject(BLOB_STORE) private readonly store: BlobStore,
     @inject(COMPRESSOR) private readonly compressor: Compressor,
     @inject(ENGINE_CONFIG) private readonly config: EngineConfig,
@@ -74,16 +73,14 @@ export class ChunkBatchWriter {
       if (entry !== undefined) known.set(h, entry);
     }
     const fresh = [...new Set(hashes.filter((h) => !known.has(h)))];
-    const found = fresh.length > 0 ? await session.findAndLockChunks(fresh, this.compression) : new Map();
-
-    const toStore = fresh.filter((h) => !found.has(h));
-    const firstIndex = new Map(toStore.map((h) => [h, hashes.indexOf(h)]));
-    const rows: NewChunk[] = toStore.map((h) => {
-      const ref = this.store.refFor(`${randomUUID()}.chunk`);
-      const data = chunks[firstIndex.get(h)!]!;
-      return { chunkHash: h, chunkSize: data.length, compression: this.compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: this.clock.now() };
-    });
-    const ids = rows.length > 0 ? await session.insertPendingChunks(rows) : [];
+    const firstIndex = new Map(fresh.map((h) => [h, hashes.indexOf(h)]));
+    const { found, rows, ids } = await session.claimChunks(fresh, this.compression, (missing) =>
+      missing.map((h) => {
+        const ref = this.store.refFor(`${randomUUID()}.chunk`);
+        const data = chunks[firstIndex.get(h)!]!;
+        return { chunkHash: h, chunkSize: data.length, compression: this.compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: this.clock.now() };
+      }),
+    );
 
     const stored = Promise.all(rows.map((row, i) => this.storeOne(row, ids[i]!, chunks[firstIndex.get(row.chunkHash)!]!, signal)));
     stored.catch(() => {}); // awaited below; the per-hash promises may be awaited by later batches first
@@ -100,12 +97,16 @@ export class ChunkBatchWriter {
     });
 
     const files = await stored;
-    if (files.length > 0) await this.db.chunks.markChunksValid(files.map((f) => ({ id: f.id, fileHash: f.fileHash, fileSize: f.fileSize })));
-    // Settled only once valid: an entry evicted from now on is found by the database lookup.
-    files.forEach((f, i) => seen.set(rows[i]!.chunkHash, { id: f.id, deduplicated: false, fileSize: f.fileSize }));
+    // Marked valid with the upload's next claim or its commit. The entry stays a (resolved)
+    // promise until then, and so is never evicted: an evicted entry is looked up in the
+    // database, which would not find a chunk still pending.
+    files.forEach((f, i) => {
+      const hash = rows[i]!.chunkHash;
+      session.chunkStored(f, () => seen.set(hash, { id: f.id, deduplicated: false, fileSize: f.fileSize }));
+    });
 
     // A chunk counts as deduplicated unless this batch stored it (first occurrence).
-    const storedHere = new Set(toStore.map((h) => firstIndex.get(h)));
+    const storedHere = new Set(rows.map((row) => firstIndex.get(row.chunkHash)));
     const written = await Promise.all(
       hashes.map(async (h, i) => {
         const entry = await known.get(h)!;

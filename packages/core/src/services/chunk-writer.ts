@@ -2,15 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Compressor } from "../compression/compressor.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
-import type { Database } from "../database/database.ts";
 import type { CompressionType } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
-import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE, ENGINE_CONFIG } from "../di/tokens.ts";
+import { BLOB_STORE, CLOCK, COMPRESSOR, ENGINE_CONFIG } from "../di/tokens.ts";
 import { RequestError } from "../errors.ts";
 import { HashingStream } from "../nix/hashing-stream.ts";
 import { toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
-import { remoteFileId } from "../storage/remote-file.ts";
+import { remoteFileId, remoteFileKey } from "../storage/remote-file.ts";
 import type { UploadSession } from "./upload-session.ts";
 
 /** The config's compression name as stored in the database and narinfo. */
@@ -46,14 +45,14 @@ async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
 /**
  * Attic's `upload_chunk`: reuse a valid chunk with the same hash and compression, or compress
  * and store a new one. The row is inserted (pending) before the file is written, so a crash
- * leaves a row that points at whatever was written, never an unreferenced file.
+ * leaves a row that points at whatever was written, never an unreferenced file; the upload's
+ * commit marks it valid.
  */
 @injectable()
 export class ChunkWriter {
   readonly compression: CompressionType;
 
   constructor(
-    @inject(DATABASE) private readonly db: Database,
     @inject(BLOB_STORE) private readonly store: BlobStore,
     @inject(COMPRESSOR) private readonly compressor: Compressor,
     @inject(ENGINE_CONFIG) private readonly config: EngineConfig,
@@ -68,7 +67,13 @@ export class ChunkWriter {
     claim: ChunkClaim,
     signal?: AbortSignal,
   ): Promise<WrittenChunk> {
-    const existing = await session.findAndLockChunk(claim.chunkHash, this.compression);
+    const { found, rows, ids } = await session.claimChunks([claim.chunkHash], this.compression, (missing) =>
+      missing.map((chunkHash) => {
+        const ref = this.store.refFor(`${randomUUID()}.chunk`);
+        return { chunkHash, chunkSize: claim.chunkSize, compression: this.compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: this.clock.now() };
+      }),
+    );
+    const existing = found.get(claim.chunkHash);
     if (existing) {
       if (!claim.trusted && this.config["require-proof-of-possession"]) {
         const hashing = new HashingStream(data, { signal });
@@ -80,17 +85,8 @@ export class ChunkWriter {
       }
       return { id: existing.id, deduplicated: true, fileSize: existing.fileSize ?? 0 };
     }
-
-    const key = `${randomUUID()}.chunk`;
-    const ref = this.store.refFor(key);
-    const id = await session.insertPendingChunk({
-      chunkHash: claim.chunkHash,
-      chunkSize: claim.chunkSize,
-      compression: this.compression,
-      remoteFile: ref,
-      remoteFileId: remoteFileId(ref),
-      createdAt: this.clock.now(),
-    });
+    const id = ids[0]!;
+    const key = remoteFileKey(rows[0]!.remoteFile);
 
     const plain = new HashingStream(data, { signal });
     // Uncompressed, the stored file is the chunk itself: one SHA-256 pass serves for both
@@ -106,7 +102,8 @@ export class ChunkWriter {
         throw new RequestError(claim.mismatchMessage);
       }
     }
-    await this.db.chunks.markChunkValid(id, { fileHash: toTypedBase16(file.digest()), fileSize: file.size });
+    // Marked valid by the upload's commit, in its transaction.
+    session.chunkStored({ id, fileHash: toTypedBase16(file.digest()), fileSize: file.size });
     return { id, deduplicated: false, fileSize: file.size };
   }
 }

@@ -4,7 +4,7 @@ import type { Chunker } from "../chunking/chunker.ts";
 import type { Clock } from "../clock.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
 import type { Database, Repositories } from "../database/database.ts";
-import type { CacheRow, NewObject } from "../database/model.ts";
+import type { CacheRow, NewNar, NewObject } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CHUNKER, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER } from "../di/tokens.ts";
 import { RequestError } from "../errors.ts";
@@ -80,21 +80,28 @@ export class UploadService {
         clock: this.clock,
       });
       try {
-        const existing = await session.findAndLockNar(narHash);
+        const threshold = this.config.chunking["nar-size-threshold"];
+        const chunked = threshold !== 0 && info.nar_size >= threshold;
+        // A chunked upload's pending NAR is inserted by the same transaction that looks for the
+        // NAR, when there is none (one transaction less per upload).
+        const { existing, pendingNarId } = await session.begin(narHash, chunked ? this.pendingNar(narHash, info.nar_size) : undefined);
         if (existing) {
           if (!(await this.db.nars.narHasMissingChunks(existing.id))) {
             return await this.dedup(cache, principal, info, existing.id, existing.narSize, narHash, body, signal);
           }
         }
-        const threshold = this.config.chunking["nar-size-threshold"];
         const limited = new LimitedBody(body, info.nar_size);
-        return threshold === 0 || info.nar_size < threshold
-          ? await this.uploadWhole(session, cache, principal, info, narHash, limited, signal)
-          : await this.uploadChunked(session, cache, principal, info, narHash, limited, signal);
+        if (!chunked) return await this.uploadWhole(session, cache, principal, info, narHash, limited, signal);
+        const narId = pendingNarId ?? (await session.insertPendingNar(this.pendingNar(narHash, info.nar_size)));
+        return await this.uploadChunked(session, narId, cache, principal, info, narHash, limited, signal);
       } finally {
         await session.release();
       }
     });
+  }
+
+  private pendingNar(narHash: string, narSize: number): NewNar {
+    return { state: "P", narHash, narSize, compression: this.chunks.compression, numChunks: 0, createdAt: this.clock.now() };
   }
 
   private objectRow(cache: CacheRow, principal: Principal, info: UploadPathNarInfo, narId: number): NewObject {
@@ -146,9 +153,8 @@ export class UploadService {
     info: UploadPathNarInfo,
     makeValid: (tx: Repositories) => Promise<number>,
   ): Promise<number | null> {
-    // Fails if garbage collection took our holds; else they last a whole lease period from here.
-    await session.keepAlive();
-    return this.db.transaction(async (tx) => {
+    // Fails, committing nothing, if garbage collection took our holds; closes the lease.
+    return session.commit(async (tx) => {
       const racing = await tx.nars.claimNarHash(narHash);
       // The object written below protects the winner once committed: no hold is kept on it.
       if (racing) await tx.nars.releaseNar(racing.id);
@@ -207,6 +213,7 @@ export class UploadService {
 
   private async uploadChunked(
     session: UploadSession,
+    narId: number,
     cache: CacheRow,
     principal: Principal,
     info: UploadPathNarInfo,
@@ -214,14 +221,6 @@ export class UploadService {
     body: LimitedBody,
     signal?: AbortSignal,
   ): Promise<UploadPathResult> {
-    const narId = await session.insertPendingNar({
-      state: "P",
-      narHash,
-      narSize: info.nar_size,
-      compression: this.chunks.compression,
-      numChunks: 0,
-      createdAt: this.clock.now(),
-    });
     // Batch tasks get their own signal so a failure in one stops the others.
     const stop = new AbortController();
     // Every chunk in flight listens on it (compressor, storage, hashing): not a leak.

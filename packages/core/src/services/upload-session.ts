@@ -1,9 +1,11 @@
 import type { Clock } from "../clock.ts";
-import type { Database } from "../database/database.ts";
+import type { Database, Repositories } from "../database/database.ts";
 import type { ChunkRow, CompressionType, NarRow, NewChunk, NewNar } from "../database/model.ts";
+import { UploadLeaseLostError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { remoteFileKey } from "../storage/remote-file.ts";
+import { UnmarkedChunks, type StoredChunkFile } from "./unmarked-chunks.ts";
 
 /** Default lifetime (seconds) of an upload's lease without renewal. */
 export const DEFAULT_UPLOAD_LEASE_SECONDS = 300;
@@ -15,14 +17,6 @@ export interface UploadSessionOptions {
    */
   leaseSeconds?: number;
   clock?: Clock;
-}
-
-/** The lease was reaped (renewals failed for a whole lease period): the holds are gone. */
-export class UploadLeaseLostError extends Error {
-  constructor(leaseId: number) {
-    super(`The upload's lease ${leaseId} expired and was reclaimed by garbage collection`);
-    this.name = "UploadLeaseLostError";
-  }
 }
 
 /**
@@ -37,6 +31,7 @@ export class UploadSession {
   /** Ids of the chunk rows this request inserted, and (same index) their storage keys. */
   readonly #createdIds: number[] = [];
   readonly #createdKeys: string[] = [];
+  readonly #unmarked = new UnmarkedChunks();
   readonly leaseSeconds: number;
   #lease: Promise<number> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -53,8 +48,21 @@ export class UploadSession {
     this.#clock = options.clock;
   }
 
-  async findAndLockNar(narHash: string): Promise<NarRow | null> {
-    return this.db.leases.findAndLockNar(await this.lease(), narHash);
+  /**
+   * Opens the lease and looks for a valid NAR with `narHash` (held when found), in one
+   * transaction; when there is none and `pendingNar` is given, inserts it pending and held, in
+   * that same transaction.
+   */
+  async begin(narHash: string, pendingNar?: NewNar): Promise<{ existing: NarRow | null; pendingNarId: number | null }> {
+    if (this.#lease) throw new Error("UploadSession.begin called twice");
+    const result = await this.db.transaction(async (tx) => {
+      const leaseId = await tx.leases.openLease(this.expiry());
+      const existing = await tx.leases.findAndLockNar(leaseId, narHash);
+      const pendingNarId = !existing && pendingNar ? await tx.leases.insertPendingNar(leaseId, pendingNar) : null;
+      return { leaseId, existing, pendingNarId };
+    });
+    this.#adopt(Promise.resolve(result.leaseId));
+    return { existing: result.existing, pendingNarId: result.pendingNarId };
   }
 
   /** Inserts a pending NAR held by this request (state `P`, whatever `nar.state` says). */
@@ -62,47 +70,82 @@ export class UploadSession {
     return this.db.leases.insertPendingNar(await this.lease(), nar);
   }
 
-  async findAndLockChunk(chunkHash: string, compression: CompressionType): Promise<ChunkRow | null> {
-    return this.db.leases.findAndLockChunk(await this.lease(), chunkHash, compression);
-  }
-
-  async findAndLockChunks(chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>> {
-    return this.db.leases.findAndLockChunks(await this.lease(), chunkHashes, compression);
-  }
-
-  /** Inserts pending chunks held by this request and remembers them as created. Ids in order. */
-  async insertPendingChunks(chunks: readonly NewChunk[]): Promise<number[]> {
-    const ids = await this.db.leases.insertPendingChunks(await this.lease(), chunks);
-    ids.forEach((id, i) => {
-      this.#createdIds.push(id);
-      this.#createdKeys.push(remoteFileKey(chunks[i]!.remoteFile));
+  /**
+   * Chunk-level dedup for a set of distinct hashes, in one transaction: holds the valid chunk of
+   * each hash that has one, and inserts `rowsFor(the others)` pending and held (remembered as
+   * created). Chunks stored since the last transaction are marked valid in it too.
+   */
+  async claimChunks(
+    chunkHashes: readonly string[],
+    compression: CompressionType,
+    rowsFor: (missing: readonly string[]) => NewChunk[],
+  ): Promise<{ found: Map<string, ChunkRow>; rows: NewChunk[]; ids: number[] }> {
+    const leaseId = await this.lease();
+    const claimed = await this.#withUnmarked(async (tx) => {
+      const found = chunkHashes.length > 0 ? await tx.leases.findAndLockChunks(leaseId, chunkHashes, compression) : new Map<string, ChunkRow>();
+      const rows = rowsFor(chunkHashes.filter((h) => !found.has(h)));
+      const ids = rows.length > 0 ? await tx.leases.insertPendingChunks(leaseId, rows) : [];
+      return { found, rows, ids };
     });
-    return ids;
-  }
-
-  async insertPendingChunk(chunk: NewChunk): Promise<number> {
-    return (await this.insertPendingChunks([chunk]))[0]!;
+    claimed.ids.forEach((id, i) => {
+      this.#createdIds.push(id);
+      this.#createdKeys.push(remoteFileKey(claimed.rows[i]!.remoteFile));
+    });
+    return claimed;
   }
 
   /**
-   * Renews the lease now; throws `UploadLeaseLostError` when garbage collection already took it.
-   * Called before committing, so a commit never references rows whose holds were given back.
+   * Queues a chunk this request stored, to be marked valid with its next claim or its commit;
+   * `onValid` runs once that has committed.
    */
-  async keepAlive(): Promise<void> {
-    if (!this.#lease) return;
-    const id = await this.#lease;
-    if (this.#lost || !(await this.db.leases.renewLease(id, this.expiry()))) {
-      this.#lost = true;
-      throw new UploadLeaseLostError(id);
+  chunkStored(file: StoredChunkFile, onValid?: () => void): void {
+    this.#unmarked.add(file, onValid);
+  }
+
+  /**
+   * Commits the upload in one transaction: renews the lease (throwing `UploadLeaseLostError`,
+   * and committing nothing, when garbage collection already took it, so a commit never
+   * references rows whose holds were given back), marks the stored chunks valid, runs `work`
+   * and closes the lease. The object `work` writes protects what the holds protected.
+   */
+  async commit<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
+    const leaseId = await this.lease();
+    const result = await this.#withUnmarked(async (tx) => {
+      if (this.#lost || !(await tx.leases.renewLease(leaseId, this.expiry()))) {
+        this.#lost = true;
+        throw new UploadLeaseLostError(leaseId);
+      }
+      const done = await work(tx);
+      await tx.leases.closeLease(leaseId);
+      return done;
+    });
+    this.#stopRenewing();
+    this.#lease = undefined;
+    return result;
+  }
+
+  /** Runs `fn` in a transaction that also marks the queued stored chunks valid. */
+  async #withUnmarked<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    const taken = this.#unmarked.take();
+    let result: T;
+    try {
+      result = await this.db.transaction(async (tx) => {
+        await taken.mark(tx);
+        return fn(tx);
+      });
+    } catch (err) {
+      taken.restore();
+      throw err;
     }
+    taken.committed();
+    return result;
   }
 
   /** Drops every hold this request took (chunks and NARs). Safe to call more than once. */
   async release(): Promise<void> {
     const lease = this.#lease;
     this.#lease = undefined;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopRenewing();
     if (!lease) return;
     let id: number;
     try {
@@ -145,10 +188,13 @@ export class UploadSession {
     return new Date(now + this.leaseSeconds * 1000);
   }
 
-  /** The lease's id, opened on first use, with its renewal timer. */
+  /** The lease's id, opened on first use (when `begin` did not open it). */
   private lease(): Promise<number> {
-    if (this.#lease) return this.#lease;
-    const opened = this.db.leases.openLease(this.expiry());
+    return this.#lease ?? this.#adopt(this.db.leases.openLease(this.expiry()));
+  }
+
+  /** Makes `opened` this request's lease, renewed by a timer once it has an id. */
+  #adopt(opened: Promise<number>): Promise<number> {
     this.#lease = opened;
     opened.then(
       (id) => {
@@ -163,9 +209,16 @@ export class UploadSession {
     return opened;
   }
 
+  #stopRenewing(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
   private async renew(id: number): Promise<void> {
     try {
-      if (!(await this.db.leases.renewLease(id, this.expiry()))) {
+      const renewed = await this.db.leases.renewLease(id, this.expiry());
+      // A renewal that raced with the commit finds the lease closed: nothing was lost.
+      if (!renewed && this.#lease !== undefined) {
         this.#lost = true;
         if (this.#timer) clearInterval(this.#timer);
         this.logger.warn({ leaseId: id }, "an upload's lease was reclaimed by garbage collection");

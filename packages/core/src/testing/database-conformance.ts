@@ -201,6 +201,53 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect(narId).toBeGreaterThan(0);
     });
 
+    it("takes holds inside a caller's transaction, all or nothing with it", async () => {
+      const soon = () => new Date(Date.now() + 60_000);
+      const chunk = await validChunk(db);
+      const nar = narRow();
+      await db.nars.insertNar(nar);
+      const pending = chunkRow();
+      let rolledBack = 0;
+      await expect(
+        db.transaction(async (tx) => {
+          rolledBack = await tx.leases.openLease(soon());
+          expect((await tx.leases.findAndLockChunks(rolledBack, [chunk.chunkHash], "zstd")).get(chunk.chunkHash)?.holdersCount).toBe(1);
+          expect((await tx.leases.findAndLockNar(rolledBack, nar.narHash))?.holdersCount).toBe(1);
+          await tx.leases.insertPendingChunks(rolledBack, [pending]);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      expect(await db.leases.renewLease(rolledBack, soon())).toBe(false); // no lease
+      expect([...(await db.gc.referencedFiles([pending.remoteFileId]))]).toEqual([]); // no row
+      // Opened, used and closed in one committed transaction: every hold given back.
+      await db.transaction(async (tx) => {
+        const lease = await tx.leases.openLease(soon());
+        await tx.leases.findAndLockChunks(lease, [chunk.chunkHash], "zstd");
+        await tx.leases.findAndLockNar(lease, nar.narHash);
+        await tx.leases.closeLease(lease);
+      });
+      expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "zstd"))?.holdersCount).toBe(1); // only this one
+      expect((await db.nars.findAndLockNar(nar.narHash))?.holdersCount).toBe(1);
+    });
+
+    it("takes no hold under a lease that is gone", async () => {
+      const chunk = await validChunk(db);
+      const nar = narRow();
+      await db.nars.insertNar(nar);
+      const lease = await db.leases.openLease(new Date(Date.now() - 1000));
+      await db.gc.reapExpiredLeases(new Date(), 100);
+      const lost = { name: "UploadLeaseLostError", code: "DatabaseError", leaseId: lease };
+      await expect(db.leases.findAndLockChunks(lease, [chunk.chunkHash], "zstd")).rejects.toMatchObject(lost);
+      await expect(db.leases.findAndLockChunk(lease, chunk.chunkHash, "zstd")).rejects.toMatchObject(lost);
+      await expect(db.leases.findAndLockNar(lease, nar.narHash)).rejects.toMatchObject(lost);
+      const row = chunkRow();
+      await expect(db.leases.insertPendingChunks(lease, [row])).rejects.toMatchObject(lost);
+      await expect(db.leases.insertPendingNar(lease, narRow())).rejects.toMatchObject(lost);
+      expect([...(await db.gc.referencedFiles([row.remoteFileId]))]).toEqual([]);
+      expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "zstd"))?.holdersCount).toBe(1); // only this one
+      expect((await db.nars.findAndLockNar(nar.narHash))?.holdersCount).toBe(1);
+    });
+
     it("reaps only expired leases, giving their holds back; a reaped lease cannot be renewed", async () => {
       const hash = (await validChunk(db)).chunkHash;
       const expired = await db.leases.openLease(new Date(Date.now() - 1000));

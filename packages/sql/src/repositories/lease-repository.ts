@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import type { ChunkRow, CompressionType, LeaseRepository, NarRow, NewChunk, NewNar } from "@attic-ts/core";
+import { UploadLeaseLostError, type ChunkRow, type CompressionType, type LeaseRepository, type NarRow, type NewChunk, type NewNar } from "@attic-ts/core";
 import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
@@ -34,6 +34,21 @@ export async function dropHolds(trx: Knex, dialect: Dialect, leaseIds: readonly 
     dropped += Number(await trx(HOLD_TABLE).whereIn("lease_id", ids).delete());
   }
   return dropped;
+}
+
+/**
+ * Fails with `UploadLeaseLostError` unless lease `id` still exists, and keeps it existing until
+ * the caller's transaction ends. Without this, a hold taken under a reaped lease would never be
+ * given back by garbage collection (nothing names the lease any more). On Postgres the key-share
+ * lock orders this against a collector deleting the lease (which locks it FOR UPDATE): either
+ * the collector waits and then gives these holds back too, or this waits and finds it gone.
+ * Otherwise the collector's two statements (give back, delete) could straddle this commit and
+ * delete holds whose increments they never undid. SQLite has one writer: no race to order.
+ */
+async function requireLease(trx: Knex, dialect: Dialect, id: number): Promise<void> {
+  const query = trx(LEASE_TABLE).select("id").where({ id });
+  if (dialect.rowLocks) query.forKeyShare();
+  if ((await query.first()) === undefined) throw new UploadLeaseLostError(id);
 }
 
 /**
@@ -101,13 +116,23 @@ export class KnexLeaseRepository implements LeaseRepository {
 
   closeLease(id: number): Promise<void> {
     return runQuery(this.dialect, "closeLease", () =>
-      this.knex.transaction(async (trx) => {
+      this.atomically(async (trx) => {
         // The lease row first: on Postgres its row lock orders this against a collector reaping
         // the same lease (which locks it FOR UPDATE), so the holds are given back only once.
         await trx(LEASE_TABLE).where({ id }).delete();
         await dropHolds(trx, this.dialect, [id]);
       }),
     );
+  }
+
+  /**
+   * Runs `fn` in a transaction of its own, or directly in the caller's when this repository is
+   * bound to one (`Database.transaction`): the caller's transaction already makes it atomic, and
+   * a nested one would cost a SAVEPOINT and a RELEASE, two more round trips to the one SQLite
+   * writer that every upload queues for.
+   */
+  private atomically<T>(fn: (trx: Knex) => Promise<T>): Promise<T> {
+    return this.knex.isTransaction ? fn(this.knex) : this.knex.transaction(fn);
   }
 
   /** Runs `take` and records the holds it took under the lease, in one transaction. */
@@ -118,7 +143,8 @@ export class KnexLeaseRepository implements LeaseRepository {
     take: (trx: Knex) => Promise<{ result: T; ids: readonly number[] }>,
   ): Promise<T> {
     return runQuery(this.dialect, operation, () =>
-      this.knex.transaction(async (trx) => {
+      this.atomically(async (trx) => {
+        await requireLease(trx, this.dialect, leaseId);
         const { result, ids } = await take(trx);
         for (const batch of batches(ids, Math.min(this.dialect.batchSize, 300))) {
           await trx(HOLD_TABLE).insert(batch.map((rowId) => ({ lease_id: leaseId, [column]: rowId })));
@@ -134,7 +160,8 @@ export class KnexLeaseRepository implements LeaseRepository {
    * rows as `KnexChunkRepository.findAndLockChunks`: the oldest valid row per hash.
    */
   private findAndLockChunksPostgres(leaseId: number, chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>> {
-    return runQuery(this.dialect, "findAndLockChunks", async () => {
+    return runQuery(this.dialect, "findAndLockChunks", () => this.atomically(async (trx) => {
+      await requireLease(trx, this.dialect, leaseId);
       const found = new Map<string, ChunkRow>();
       for (const batch of batches([...new Set(chunkHashes)], this.dialect.batchSize)) {
         const pick = this.knex("chunk").min("id").whereIn("chunk_hash", batch).andWhere({ compression, state: "V" }).groupBy("chunk_hash");
@@ -145,7 +172,7 @@ export class KnexLeaseRepository implements LeaseRepository {
           .andWhere("state", "V")
           .returning("*")
           .toSQL();
-        const result = (await this.knex.raw(
+        const result = (await trx.raw(
           `WITH locked AS (${update.sql}), held AS (INSERT INTO ?? (lease_id, chunk_id) SELECT ?, id FROM locked) SELECT * FROM locked`,
           [...update.bindings, HOLD_TABLE, leaseId],
         )) as { rows: DbRecord[] };
@@ -155,7 +182,7 @@ export class KnexLeaseRepository implements LeaseRepository {
         }
       }
       return found;
-    });
+    }));
   }
 
   /** Postgres: `insertPendingChunks` and the hold records in one statement per batch. */
@@ -163,14 +190,15 @@ export class KnexLeaseRepository implements LeaseRepository {
     return runQuery(
       this.dialect,
       "insertPendingChunks",
-      async () => {
+      () => this.atomically(async (trx) => {
+        await requireLease(trx, this.dialect, leaseId);
         const ids = new Map<string, number>();
         for (const batch of batches(chunks, 1000)) {
           const insert = this.knex("chunk")
             .insert(batch.map((chunk) => pendingChunkRecord(chunk, this.dialect)))
             .returning(["id", "remote_file_id"])
             .toSQL();
-          const result = (await this.knex.raw(
+          const result = (await trx.raw(
             `WITH inserted AS (${insert.sql}), held AS (INSERT INTO ?? (lease_id, chunk_id) SELECT ?, id FROM inserted) SELECT * FROM inserted`,
             [...insert.bindings, HOLD_TABLE, leaseId],
           )) as { rows: DbRecord[] };
@@ -178,7 +206,7 @@ export class KnexLeaseRepository implements LeaseRepository {
         }
         // Mapped back by remote_file_id (unique): RETURNING order is not guaranteed.
         return chunks.map((c) => ids.get(c.remoteFileId)!);
-      },
+      }),
       () => "a chunk with one of these remote_file_ids already exists",
     );
   }
