@@ -3,6 +3,7 @@ import knexFactory, { type Knex } from "knex";
 import { ConfigError, DatabaseError } from "@attic-ts/core";
 import { KnexDatabase, sqliteDialect } from "@attic-ts/sql";
 import { parseSqliteUrl, type SqliteTarget } from "./config.ts";
+import { PreparedSqliteClient } from "./prepared-sqlite-client.ts";
 
 /** Minimal view of a node-sqlite3 connection, for the pragmas. */
 interface SqliteConnection {
@@ -82,7 +83,7 @@ export function sqliteUriFor(target: SqliteTarget): string {
  */
 export function createSqliteKnex(target: SqliteTarget): Knex {
   return knexFactory({
-    client: "sqlite3",
+    client: PreparedSqliteClient as unknown as typeof Knex.Client,
     connection: { filename: sqliteUriFor(target), flags: ["OPEN_URI"] },
     useNullAsDefault: true,
     pool: { min: 1, max: 1, afterCreate: afterCreate(preparePragmas) },
@@ -100,7 +101,7 @@ export function createSqliteReadKnex(target: SqliteTarget, connections = READ_CO
   // The writer creates the file (`rwc`); a reader never should.
   const mode = target.mode === "ro" ? "ro" : "rw";
   return knexFactory({
-    client: "sqlite3",
+    client: PreparedSqliteClient as unknown as typeof Knex.Client,
     connection: { filename: sqliteUriFor({ ...target, mode }), flags: ["OPEN_URI"] },
     useNullAsDefault: true,
     pool: { min: 0, max: connections, idleTimeoutMillis: 30_000, afterCreate: afterCreate(prepareReaderPragmas) },

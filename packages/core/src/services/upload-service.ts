@@ -25,10 +25,9 @@ const BAD_NAR = "Bad NAR Hash or Size";
 /**
  * Attic stores 10 chunks at once per request (CONCURRENT_CHUNK_UPLOADS). We store batches of up
  * to 16 chunks (at most BATCH_BYTES), 2 batches at once, so memory per upload is bounded by
- * 2 x BATCH_BYTES whatever the chunk sizes. Each batch costs three small database
- * transactions, about 1-2 ms of CPU each on SQLite through knex whatever the batch size, so
- * the batch size, not the bytes, set the ingest speed: a 2 GiB zstd engine ingest ran at
- * 22-24 MB/s with 8 x 3, 29-34 with 16 x 3 and 34-38 with 16 x 2 (BENCHMARKS.md).
+ * 2 x BATCH_BYTES whatever the chunk sizes. Each batch costs one database transaction
+ * (`UploadSession.claimChunks`), whose cost hardly depends on the batch size, so the number of
+ * batches, not the bytes, bounds ingest speed on SQLite's single writer (BENCHMARKS.md).
  */
 export const DEFAULT_BATCH_SIZE = 16;
 export const DEFAULT_BATCHES_IN_FLIGHT = 2;
