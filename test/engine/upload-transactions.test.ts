@@ -118,7 +118,10 @@ describe.each(TEST_DBS)("an upload whose lease garbage collection reclaimed (%s)
     async function* reapedHalfway(): AsyncGenerator<Uint8Array> {
       let sent = 0;
       for await (const slice of slices(nar, 65536)) {
-        if (sent < nar.length / 2 && sent + slice.length >= nar.length / 2) await reapAll();
+        // On Postgres the collector skips a lease a claim is using at that moment: try again.
+        if (sent < nar.length / 2 && sent + slice.length >= nar.length / 2) {
+          while ((await reapAll()).leases === 0) await new Promise((r) => setTimeout(r, 5));
+        }
         sent += slice.length;
         yield slice;
       }

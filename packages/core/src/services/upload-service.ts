@@ -57,7 +57,7 @@ export class UploadService {
     @inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** Chunks per database round trip (one find-and-lock, one insert, one update per batch). */
+  /** Chunks per database transaction (find-and-lock, insert, and the previous batches marked valid). */
   batchSize = DEFAULT_BATCH_SIZE;
   /** Batches compressed and stored at once; with `batchSize` it bounds chunks in memory. */
   batchesInFlight = DEFAULT_BATCHES_IN_FLIGHT;
