@@ -1,6 +1,8 @@
 // The storage's physical limit for a chunk store: writing files of given sizes the way
 // plugins/local-fs makes every chunk file durable (temporary file, write, fsync, close, rename
-// into a sharded directory), several at a time, with no hashing, compression or database.
+// into a sharded directory, and with `syncDirectories` an fsync of that directory so the rename
+// is durable too, as the plugin does), several at a time, with no hashing, compression or
+// database.
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, open, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +10,7 @@ import { join } from "node:path";
 import { mbps } from "./keystream.ts";
 
 /** MB/s of payload for writing files of `sizes` bytes, `parallel` at a time, under `baseDir`. */
-export async function fileWriteRate(sizes: readonly number[], parallel = 24, baseDir = tmpdir()): Promise<number> {
+export async function fileWriteRate(sizes: readonly number[], parallel = 24, baseDir = tmpdir(), syncDirectories = false): Promise<number> {
   const dir = await mkdtemp(join(baseDir, "attic-ts-files-"));
   try {
     await mkdir(join(dir, "tmp"));
@@ -28,6 +30,11 @@ export async function fileWriteRate(sizes: readonly number[], parallel = 24, bas
           const shard = join(dir, key[0]!, key.slice(0, 2));
           await mkdir(shard, { recursive: true });
           await rename(temp, join(shard, key));
+          if (syncDirectories) {
+            const handle = await open(shard, "r");
+            await handle.sync();
+            await handle.close();
+          }
         }
       }),
     );

@@ -34,6 +34,15 @@ export function evictSettled(seen: SeenChunks, limit = SEEN_SETTLED_LIMIT): void
   }
 }
 
+/**
+ * The callback that settles a chunk's `seen` entry once it is valid. Made out here, not in
+ * `writeBatch`: a closure there would share its scope, and so keep the batch's chunk buffers
+ * alive until the next transaction.
+ */
+function settleWhenValid(seen: SeenChunks, hash: string, file: { id: number; fileSize: number }): () => void {
+  return () => seen.set(hash, { id: file.id, deduplicated: false, fileSize: file.fileSize });
+}
+
 function sha256Typed(data: Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
@@ -100,10 +109,7 @@ export class ChunkBatchWriter {
     // Marked valid with the upload's next claim or its commit. The entry stays a (resolved)
     // promise until then, and so is never evicted: an evicted entry is looked up in the
     // database, which would not find a chunk still pending.
-    files.forEach((f, i) => {
-      const hash = rows[i]!.chunkHash;
-      session.chunkStored(f, () => seen.set(hash, { id: f.id, deduplicated: false, fileSize: f.fileSize }));
-    });
+    files.forEach((f, i) => session.chunkStored(f, settleWhenValid(seen, rows[i]!.chunkHash, f)));
 
     // A chunk counts as deduplicated unless this batch stored it (first occurrence).
     const storedHere = new Set(rows.map((row) => firstIndex.get(row.chunkHash)));
