@@ -78,6 +78,13 @@ export class LocalBlobStore implements BlobStore {
     return { Local: { name: key } };
   }
 
+  /**
+   * Temporary files this process's `put`s are writing. `removeLeftovers` never takes them,
+   * whatever its cutoff: a file stays unmodified while it is fsynced, so with a short grace
+   * period (zero in tests) a collector could delete it just before its rename.
+   */
+  readonly #writing = new Set<string>();
+
   /** Directories this process created or found; nothing here ever deletes one. */
   readonly #knownDirs = new Set<string>();
 
@@ -97,6 +104,7 @@ export class LocalBlobStore implements BlobStore {
     await this.#ensureDir(tempDir);
     const temp = join(tempDir, `${randomUUID()}.part`);
     let handle: FileHandle | undefined;
+    this.#writing.add(temp);
     try {
       handle = await this.#fs("create", temp, () => open(temp, "wx"));
       const file = handle;
@@ -112,6 +120,8 @@ export class LocalBlobStore implements BlobStore {
       await handle?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       throw err;
+    } finally {
+      this.#writing.delete(temp);
     }
     // Makes the rename itself durable. Best effort: the file is already visible, so failing the
     // put now would break "nothing visible on failure", and some platforms can't fsync a directory.
@@ -265,7 +275,8 @@ export class LocalBlobStore implements BlobStore {
 
   /**
    * Deletes temporary files (writes a killed process never finished) last modified before
-   * `olderThan`. A running `put` writes its temporary file continuously, so it stays young.
+   * `olderThan`, except those this process is writing. Another process's running `put` writes
+   * its temporary file continuously, so it stays young.
    */
   async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
     const tempDir = join(this.root, TEMP_DIR);
@@ -281,6 +292,7 @@ export class LocalBlobStore implements BlobStore {
     for (const name of names) {
       options.signal?.throwIfAborted();
       const path = join(tempDir, name);
+      if (this.#writing.has(path)) continue;
       const info = await stat(path).catch(() => undefined);
       if (info === undefined || info.mtimeMs >= cutoff) continue;
       await this.#fs("delete", path, () => rm(path, { force: true, recursive: true }));

@@ -107,6 +107,30 @@ describe("LocalBlobStore layout", () => {
     expect(await readAll(store, KEY)).toBe("12345");
   });
 
+  it("removeLeftovers never takes a file this process is writing, even with a cutoff in the future", async () => {
+    const store = new LocalBlobStore(dir);
+    await store.init();
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => (resume = r));
+    let wroteFirst!: () => void;
+    const firstWritten = new Promise<void>((r) => (wroteFirst = r));
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield new TextEncoder().encode("first half, ");
+      wroteFirst();
+      await paused;
+      yield new TextEncoder().encode("second half");
+    }
+    const put = store.put(KEY, body());
+    await firstWritten;
+    await new Promise((r) => setTimeout(r, 20)); // the first slice is on disk, the file older than now
+    expect(await readdir(join(dir, ".tmp"))).toHaveLength(1);
+    expect(await store.removeLeftovers(new Date(Date.now() + 60_000))).toEqual({ files: 0, bytes: 0 });
+    resume();
+    await put;
+    expect(await readAll(store, KEY)).toBe("first half, second half");
+    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+  });
+
   it("refuses keys that could escape the directory", () => {
     const store = new LocalBlobStore(dir);
     for (const key of ["", "a", "../x.chunk", "a/b.chunk", "a\\b.chunk", "ab..chunk", ".hidden"]) {
