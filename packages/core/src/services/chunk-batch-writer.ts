@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Compressor } from "../compression/compressor.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
@@ -8,9 +8,9 @@ import { BLOB_STORE, CLOCK, COMPRESSOR, ENGINE_CONFIG } from "../di/tokens.ts";
 import { HashingStream } from "../nix/hashing-stream.ts";
 import { toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
-import { remoteFileId, remoteFileKey } from "../storage/remote-file.ts";
+import { remoteFileKey } from "../storage/remote-file.ts";
 import { asyncOf } from "../util/async-of.ts";
-import { storedCompression, type WrittenChunk } from "./chunk-writer.ts";
+import { newChunkRow, storedCompression, type WrittenChunk } from "./chunk-writer.ts";
 import type { UploadSession } from "./upload-session.ts";
 
 /**
@@ -84,11 +84,7 @@ export class ChunkBatchWriter {
     const fresh = [...new Set(hashes.filter((h) => !known.has(h)))];
     const firstIndex = new Map(fresh.map((h) => [h, hashes.indexOf(h)]));
     const { found, rows, ids } = await session.claimChunks(fresh, this.compression, (missing) =>
-      missing.map((h) => {
-        const ref = this.store.refFor(`${randomUUID()}.chunk`);
-        const data = chunks[firstIndex.get(h)!]!;
-        return { chunkHash: h, chunkSize: data.length, compression: this.compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: this.clock.now() };
-      }),
+      missing.map((h) => newChunkRow(this.store, h, chunks[firstIndex.get(h)!]!.length, this.compression, this.clock)),
     );
 
     const stored = Promise.all(rows.map((row, i) => this.storeOne(row, ids[i]!, chunks[firstIndex.get(row.chunkHash)!]!, signal)));

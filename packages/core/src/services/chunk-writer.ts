@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../clock.ts";
 import type { Compressor } from "../compression/compressor.ts";
 import type { EngineConfig } from "../config/engine-config.ts";
-import type { CompressionType } from "../database/model.ts";
+import type { CompressionType, NewChunk } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
 import { BLOB_STORE, CLOCK, COMPRESSOR, ENGINE_CONFIG } from "../di/tokens.ts";
 import { RequestError } from "../errors.ts";
@@ -16,6 +16,12 @@ import type { UploadSession } from "./upload-session.ts";
 export function storedCompression(config: EngineConfig): CompressionType {
   const type = config.compression.type;
   return type === "brotli" ? "br" : type;
+}
+
+/** A new chunk row, to be inserted pending, whose file gets a fresh random key in `store`. */
+export function newChunkRow(store: BlobStore, chunkHash: string, chunkSize: number, compression: CompressionType, clock: Clock): NewChunk {
+  const ref = store.refFor(`${randomUUID()}.chunk`);
+  return { chunkHash, chunkSize, compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: clock.now() };
 }
 
 export interface ChunkClaim {
@@ -68,10 +74,7 @@ export class ChunkWriter {
     signal?: AbortSignal,
   ): Promise<WrittenChunk> {
     const { found, rows, ids } = await session.claimChunks([claim.chunkHash], this.compression, (missing) =>
-      missing.map((chunkHash) => {
-        const ref = this.store.refFor(`${randomUUID()}.chunk`);
-        return { chunkHash, chunkSize: claim.chunkSize, compression: this.compression, remoteFile: ref, remoteFileId: remoteFileId(ref), createdAt: this.clock.now() };
-      }),
+      missing.map((chunkHash) => newChunkRow(this.store, chunkHash, claim.chunkSize, this.compression, this.clock)),
     );
     const existing = found.get(claim.chunkHash);
     if (existing) {

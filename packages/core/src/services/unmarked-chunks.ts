@@ -26,10 +26,6 @@ export class UnmarkedChunks {
     this.#entries.push({ file, onValid });
   }
 
-  get size(): number {
-    return this.#entries.length;
-  }
-
   /**
    * Takes every queued chunk, to be marked valid (`mark`) inside a transaction. Once that has
    * committed, `committed` runs their callbacks; if it rolled back, `restore` queues them again.

@@ -135,6 +135,23 @@ export class KnexLeaseRepository implements LeaseRepository {
     return this.knex.isTransaction ? fn(this.knex) : this.knex.transaction(fn);
   }
 
+  /**
+   * Runs `fn` atomically (see `atomically`) once the lease is known to exist (`requireLease`),
+   * with failures mapped as `runQuery` does. Every method that takes holds goes through here.
+   */
+  private underLease<T>(operation: string, leaseId: number, fn: (trx: Knex) => Promise<T>, onUnique?: () => string): Promise<T> {
+    return runQuery(
+      this.dialect,
+      operation,
+      () =>
+        this.atomically(async (trx) => {
+          await requireLease(trx, this.dialect, leaseId);
+          return fn(trx);
+        }),
+      onUnique,
+    );
+  }
+
   /** Runs `take` and records the holds it took under the lease, in one transaction. */
   private holding<T>(
     operation: string,
@@ -142,26 +159,22 @@ export class KnexLeaseRepository implements LeaseRepository {
     column: HoldColumn,
     take: (trx: Knex) => Promise<{ result: T; ids: readonly number[] }>,
   ): Promise<T> {
-    return runQuery(this.dialect, operation, () =>
-      this.atomically(async (trx) => {
-        await requireLease(trx, this.dialect, leaseId);
-        const { result, ids } = await take(trx);
-        for (const batch of batches(ids, Math.min(this.dialect.batchSize, 300))) {
-          await trx(HOLD_TABLE).insert(batch.map((rowId) => ({ lease_id: leaseId, [column]: rowId })));
-        }
-        return result;
-      }),
-    );
+    return this.underLease(operation, leaseId, async (trx) => {
+      const { result, ids } = await take(trx);
+      for (const batch of batches(ids, Math.min(this.dialect.batchSize, 300))) {
+        await trx(HOLD_TABLE).insert(batch.map((rowId) => ({ lease_id: leaseId, [column]: rowId })));
+      }
+      return result;
+    });
   }
 
   /**
-   * Postgres, on the upload hot path: the increment and the hold records in one statement (a
-   * data-modifying CTE), one round trip per batch instead of four for BEGIN ... COMMIT. Same
-   * rows as `KnexChunkRepository.findAndLockChunks`: the oldest valid row per hash.
+   * Postgres, on the upload hot path: the increment and the hold records in one statement per
+   * batch (a data-modifying CTE) instead of two. Same rows as
+   * `KnexChunkRepository.findAndLockChunks`: the oldest valid row per hash.
    */
   private findAndLockChunksPostgres(leaseId: number, chunkHashes: readonly string[], compression: CompressionType): Promise<Map<string, ChunkRow>> {
-    return runQuery(this.dialect, "findAndLockChunks", () => this.atomically(async (trx) => {
-      await requireLease(trx, this.dialect, leaseId);
+    return this.underLease("findAndLockChunks", leaseId, async (trx) => {
       const found = new Map<string, ChunkRow>();
       for (const batch of batches([...new Set(chunkHashes)], this.dialect.batchSize)) {
         const pick = this.knex("chunk").min("id").whereIn("chunk_hash", batch).andWhere({ compression, state: "V" }).groupBy("chunk_hash");
@@ -182,16 +195,15 @@ export class KnexLeaseRepository implements LeaseRepository {
         }
       }
       return found;
-    }));
+    });
   }
 
   /** Postgres: `insertPendingChunks` and the hold records in one statement per batch. */
   private insertPendingChunksPostgres(leaseId: number, chunks: readonly NewChunk[]): Promise<number[]> {
-    return runQuery(
-      this.dialect,
+    return this.underLease(
       "insertPendingChunks",
-      () => this.atomically(async (trx) => {
-        await requireLease(trx, this.dialect, leaseId);
+      leaseId,
+      async (trx) => {
         const ids = new Map<string, number>();
         for (const batch of batches(chunks, 1000)) {
           const insert = this.knex("chunk")
@@ -206,7 +218,7 @@ export class KnexLeaseRepository implements LeaseRepository {
         }
         // Mapped back by remote_file_id (unique): RETURNING order is not guaranteed.
         return chunks.map((c) => ids.get(c.remoteFileId)!);
-      }),
+      },
       () => "a chunk with one of these remote_file_ids already exists",
     );
   }
