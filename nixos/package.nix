@@ -85,9 +85,10 @@ let
   nodeFlags = {
     atticd = "--max-semi-space-size=4";
   };
-  # Environment per command, set unless already set: atticd's shebang (two malloc arenas).
+  # Environment per command, set unless already set: atticd's shebang (two malloc arenas, a
+  # fixed mmap threshold).
   wrapperEnv = {
-    atticd = "--set-default MALLOC_ARENA_MAX 2";
+    atticd = "--set-default MALLOC_ARENA_MAX 2 --set-default MALLOC_MMAP_THRESHOLD_ 131072";
   };
 
   # The commands this package installs: name → script inside the workspace.

@@ -141,7 +141,7 @@ export class NativeCompressor implements Compressor {
         const level = effectiveLevel(checked, options.level);
         if (data.byteLength <= this.#blockOptions(checked).blockSize) {
           // Not transferred: the caller still owns `data` (it is a structured-clone copy).
-          return this.#pool.run({ type: checked, level, data }, signal ? { signal } : {});
+          return this.#pool.run({ type: checked, level, data }, { signal, allocate: options.allocate });
         }
         const parts: Uint8Array[] = [];
         for await (const part of this.compress(checked, asyncOf(data), options)) parts.push(part);

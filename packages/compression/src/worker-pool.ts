@@ -31,6 +31,11 @@ export interface RunOptions {
    * true for a buffer nobody else holds.
    */
   transfer?: boolean | undefined;
+  /**
+   * Where a result the worker wrote into the shared memory is copied out to (default a new
+   * Buffer); see `CompressOptions.allocate`.
+   */
+  allocate?: ((length: number) => Uint8Array) | undefined;
 }
 
 export interface WorkerPoolOptions {
@@ -64,6 +69,7 @@ interface PendingJob {
   id: number;
   job: PoolJob;
   transfer: boolean;
+  allocate: ((length: number) => Uint8Array) | undefined;
   resolve: (bytes: Uint8Array) => void;
   reject: (err: unknown) => void;
   /** Set once the caller has been answered (abort, close); a late result is then dropped. */
@@ -160,6 +166,7 @@ export class WorkerPool {
         id: this.#nextId++,
         job,
         transfer: options.transfer ?? false,
+        allocate: options.allocate,
         settled: false,
         resolve: (bytes) => {
           if (pending.settled) return;
@@ -277,7 +284,13 @@ export class WorkerPool {
     else if ("data" in reply) pending.resolve(reply.data);
     else if (slot.output !== undefined && reply.sharedLength <= slot.output.byteLength) {
       // Copied out before the next job can reuse the region (dispatch runs below).
-      pending.resolve(Buffer.from(slot.output.subarray(0, reply.sharedLength)));
+      const result = slot.output.subarray(0, reply.sharedLength);
+      if (pending.allocate === undefined || pending.settled) pending.resolve(Buffer.from(result));
+      else {
+        const out = pending.allocate(result.byteLength);
+        out.set(result);
+        pending.resolve(out);
+      }
     } else pending.reject(new Error("Compression worker answered with an invalid shared output length."));
     if (!slot.dead) this.#idle.push(slot);
     this.#dispatch();

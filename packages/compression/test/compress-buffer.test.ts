@@ -38,6 +38,21 @@ describe("compressBuffer (one chunk in memory)", () => {
     expect(Buffer.from(viaBuffer).equals(viaStream)).toBe(true);
   });
 
+  it.each(["zstd", "xz"] as const)("%s: a chunk's result lands in options.allocate's array, identical to the default", async (type) => {
+    const text = textLike(200 * 1024, 3);
+    const plain = await compressor.compressBuffer(type, text);
+    const lent: Uint8Array[] = [];
+    const allocate = (length: number) => {
+      const out = new Uint8Array(new ArrayBuffer(length + 100), 0, length);
+      lent.push(out);
+      return out;
+    };
+    const placed = await compressor.compressBuffer(type, text, { allocate });
+    expect(lent).toHaveLength(1);
+    expect(placed).toBe(lent[0]);
+    expect(Buffer.from(placed).equals(Buffer.from(plain))).toBe(true);
+  });
+
   it("rejects an unknown type and an aborted signal", async () => {
     await expect(compressor.compressBuffer("lz4" as CompressionType, Buffer.from("x"))).rejects.toMatchObject({ code: "InvalidCompressionType" });
     const controller = new AbortController();

@@ -1,16 +1,18 @@
 import { ConfigError } from "@attic-ts/core";
-import type { Chunker, ChunkSizes, IoOptions } from "@attic-ts/core";
+import type { Allocate, Chunker, ChunkOptions, ChunkSizes } from "@attic-ts/core";
 import { cutParameters, findCutPoint } from "./fastcdc.ts";
 import type { CutParameters } from "./fastcdc.ts";
 
 /**
- * A copy of `source[from..to)` in a fresh, uninitialised buffer. `Uint8Array.prototype.slice`
- * zero-fills its new backing store before copying: for 64 KiB chunks that doubled the memory
- * traffic and was most of the streaming chunker's gap to the bare cut loop.
+ * A fresh, uninitialised buffer. `Uint8Array.prototype.slice` zero-fills its new backing store
+ * before copying: for 64 KiB chunks that doubled the memory traffic and was most of the
+ * streaming chunker's gap to the bare cut loop.
  */
-function copyOut(source: Uint8Array, from: number, to: number): Uint8Array {
-  // A plain Uint8Array over the unpooled buffer's own ArrayBuffer, as `slice` would return.
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(to - from).buffer, 0, to - from);
+const freshBuffer: Allocate = (length) => new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+
+/** A copy of `source[from..to)` in `allocate(to - from)`. */
+function copyOut(source: Uint8Array, from: number, to: number, allocate: Allocate): Uint8Array {
+  const out = allocate(to - from);
   out.set(source.subarray(from, to));
   return out;
 }
@@ -52,7 +54,8 @@ export function validateChunkSizes(sizes: ChunkSizes): void {
  * (fastcdc crate 4.0.1), however the source is sliced.
  *
  * Memory: one working buffer of `2 × maxSize` bytes, plus the chunk being yielded. Each chunk is
- * a fresh copy of exactly its bytes, so the caller may keep or mutate it freely.
+ * a copy of exactly its bytes, in a fresh buffer or in `options.allocate`'s, so the caller may
+ * keep or mutate it freely.
  */
 export class FastCdcChunker implements Chunker {
   readonly sizes: ChunkSizes;
@@ -70,8 +73,9 @@ export class FastCdcChunker implements Chunker {
    * each chunk; when aborted, iteration throws the signal's reason (and the source iterator is
    * closed). A source blocked on I/O must honour the same signal itself.
    */
-  async *chunk(source: AsyncIterable<Uint8Array>, options: IoOptions = {}): AsyncGenerator<Uint8Array> {
+  async *chunk(source: AsyncIterable<Uint8Array>, options: ChunkOptions = {}): AsyncGenerator<Uint8Array> {
     const { signal } = options;
+    const allocate = options.allocate ?? freshBuffer;
     signal?.throwIfAborted();
     const params = this.#params;
     const maxSize = params.maxSize;
@@ -94,7 +98,7 @@ export class FastCdcChunker implements Chunker {
         while (slice.length - offset >= maxSize) {
           const length = findCutPoint(slice, offset, slice.length, false, params);
           if (length <= 0) throw new Error(`FastCDC made no progress on a full ${maxSize}-byte window`);
-          yield copyOut(slice, offset, offset + length);
+          yield copyOut(slice, offset, offset + length, allocate);
           signal?.throwIfAborted();
           offset += length;
         }
@@ -115,7 +119,7 @@ export class FastCdcChunker implements Chunker {
           // would spin forever yielding empty chunks.
           const length = findCutPoint(buf, start, end, false, params);
           if (length <= 0) throw new Error(`FastCDC made no progress on a full ${maxSize}-byte window`);
-          yield copyOut(buf, start, start + length);
+          yield copyOut(buf, start, start + length, allocate);
           signal?.throwIfAborted();
           start += length;
         }
@@ -123,7 +127,7 @@ export class FastCdcChunker implements Chunker {
     }
     while (buf !== undefined && start < end) {
       const length = findCutPoint(buf, start, end, true, params);
-      yield copyOut(buf, start, start + length);
+      yield copyOut(buf, start, start + length, allocate);
       signal?.throwIfAborted();
       start += length;
     }

@@ -1,9 +1,16 @@
 import type { CompressionType } from "../database/model.ts";
 import type { IoOptions } from "../storage/blob-store.ts";
+import type { Allocate } from "../util/buffer-pool.ts";
 
 export interface CompressOptions extends IoOptions {
   /** Codec level; undefined means Attic's default for that type (brotli 5, zstd 8, xz 2). */
   level?: number | undefined;
+  /**
+   * `compressBuffer` only: where to put the result, when given (the engine passes a
+   * `BufferPool` and gives the array back once the chunk file is written). Implementations that
+   * produce their result elsewhere may ignore it.
+   */
+  allocate?: Allocate | undefined;
 }
 
 /**

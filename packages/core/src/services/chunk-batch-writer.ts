@@ -10,6 +10,7 @@ import { toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { remoteFileKey } from "../storage/remote-file.ts";
 import { asyncOf } from "../util/async-of.ts";
+import { BufferPool } from "../util/buffer-pool.ts";
 import { newChunkRow, storedCompression, type WrittenChunk } from "./chunk-writer.ts";
 import type { UploadSession } from "./upload-session.ts";
 
@@ -43,6 +44,17 @@ function settleWhenValid(seen: SeenChunks, hash: string, file: { id: number; fil
   return () => seen.set(hash, { id: file.id, deduplicated: false, fileSize: file.fileSize });
 }
 
+/**
+ * Longest chunk or compressed chunk whose buffer is reused (Attic's template cuts at most
+ * 256 KiB); longer ones, from a larger `max-size`, get a plain buffer each.
+ */
+const MAX_POOLED_CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Chunk buffers kept for reuse between batches and uploads: one upload has up to 2 batches of
+ * at most 2 MiB in flight, each chunk once as cut and once compressed.
+ */
+const MAX_FREE_CHUNK_BYTES = 4 * 1024 * 1024;
+
 function sha256Typed(data: Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
 }
@@ -57,6 +69,12 @@ function sha256Typed(data: Uint8Array): string {
 @injectable()
 export class ChunkBatchWriter {
   readonly compression: CompressionType;
+  /**
+   * Buffers for the chunks of chunked uploads: the caller cuts chunks into `buffers.take` and
+   * gives a batch's chunks back once `writeBatch` has resolved; compressed chunks are taken
+   * and given back here.
+   */
+  readonly buffers = new BufferPool(MAX_POOLED_CHUNK_BYTES, MAX_FREE_CHUNK_BYTES);
 
   constructor(
     @inject(BLOB_STORE) private readonly store: BlobStore,
@@ -132,9 +150,16 @@ export class ChunkBatchWriter {
       return { id, deduplicated: false, fileSize: data.length, fileHash: row.chunkHash };
     }
     if (this.compressor.compressBuffer) {
-      const file = await this.compressor.compressBuffer(this.compression, data, { level: this.config.compression.level, ...options });
+      const file = await this.compressor.compressBuffer(this.compression, data, {
+        level: this.config.compression.level,
+        allocate: this.buffers.take,
+        ...options,
+      });
       await this.store.put(remoteFileKey(row.remoteFile), asyncOf(file), options);
-      return { id, deduplicated: false, fileSize: file.byteLength, fileHash: sha256Typed(file) };
+      const written = { id, deduplicated: false, fileSize: file.byteLength, fileHash: sha256Typed(file) };
+      // Written and hashed: nothing reads it any more (a failed put keeps it, for the collector).
+      if (file !== data) this.buffers.give(file);
+      return written;
     }
     const compressed = this.compressor.compress(this.compression, asyncOf(data), { level: this.config.compression.level, ...options });
     const file = new HashingStream(compressed, options);

@@ -13,6 +13,7 @@ import { HashingStream } from "../nix/hashing-stream.ts";
 import { parseTypedHash, toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { LimitedBody } from "../util/limited-body.ts";
+import { lentSlices } from "../util/lent-slices.ts";
 import { Semaphore } from "../util/semaphore.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
@@ -246,6 +247,9 @@ export class UploadService {
             fileSize += w.fileSize;
             if (w.deduplicated) dedupBytes += batch[i]!.length;
           });
+          // Stored or deduplicated, every chunk of the batch is done with: its buffer is reused.
+          // A failed batch keeps its buffers (a write may still be running).
+          for (const data of batch) this.batches.buffers.give(data);
         })
         .catch((err: unknown) => {
           failure ??= err;
@@ -258,14 +262,15 @@ export class UploadService {
       tasks.add(task);
     };
     try {
-      const hashing = new HashingStream(body, { signal });
+      // The chunker is done with a slice when it pulls the next (the Chunker contract).
+      const hashing = new HashingStream(lentSlices(body, this.batches.buffers), { signal });
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
       let seq = 0;
       // Batches grow 1, 2, 4 ... batchSize, so the first chunks are stored at once even when
       // the client sends slowly or stalls, and a long NAR still gets full batches.
       let target = 1;
-      for await (const data of this.chunker.chunk(hashing, { signal: stop.signal })) {
+      for await (const data of this.chunker.chunk(hashing, { signal: stop.signal, allocate: this.batches.buffers.take })) {
         batch.push(data);
         batchBytes += data.length;
         if (batch.length >= target || batchBytes >= BATCH_BYTES) {

@@ -118,6 +118,24 @@ export function describeChunkerConformance(name: string, options: ChunkerConform
       expectSameBytes(concat(snapshots), data, "snapshots of chunks overwritten on receipt");
     });
 
+    it("reads a source slice only until it pulls the next one (the engine reuses slice memory)", async () => {
+      const chunker = await create();
+      for (const pattern of [5000, maxSize + 3, [1, 70_000, 9, maxSize * 2 + 1, 4096]] as (number | number[])[]) {
+        // Each slice is a copy that is overwritten as soon as the chunker asks for the next one.
+        const reused = (async function* () {
+          let previous: Uint8Array | undefined;
+          for await (const slice of sliced(data, pattern)) {
+            previous?.fill(0x5a);
+            previous = slice.slice();
+            yield previous;
+          }
+          previous?.fill(0x5a);
+        })();
+        const chunks = await chunksOf(chunker, reused);
+        expectSameBytes(concat(chunks), data, `chunks of overwritten slices, pattern ${String(pattern)}`);
+      }
+    });
+
     it("throws the signal's reason when aborted before or during iteration", async () => {
       const chunker = await create();
       const before = new AbortController();
