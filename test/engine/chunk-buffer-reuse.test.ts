@@ -92,4 +92,27 @@ describe.each(["zstd", "none"] as const)("chunk buffers reused across concurrent
       expect(`sha256:${sha256Hex(file)}`).toBe(row.file_hash);
     }
   });
+
+  it("closes a stalled body when the upload's signal aborts", async () => {
+    let closed = false;
+    const first = pseudoRandomBytes(7, 100_000);
+    const stalled: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => {
+        let sent = false;
+        return {
+          next: () => (sent ? new Promise<IteratorResult<Uint8Array>>(() => undefined) : ((sent = true), Promise.resolve({ done: false, value: first }))),
+          return: async () => {
+            closed = true;
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+    const controller = new AbortController();
+    const upload = t.engine.uploads.uploadPath(ROOT, infoFor(pseudoRandomBytes(8, 300_000)), stalled, controller.signal);
+    setTimeout(() => controller.abort(new Error("client gone")), 200);
+    await expect(upload).rejects.toThrow("client gone");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(true);
+  });
 });

@@ -9,20 +9,43 @@ import type { BufferPool } from "./buffer-pool.ts";
  *
  * When the consumer stops early or the source fails, the slice in use is not given back: it is
  * left to the garbage collector, since the consumer may still hold it.
+ *
+ * A plain iterator, not a generator: `return()` reaches the source at once, even while a
+ * `next()` is still waiting on it (a generator would queue it behind that read, so a stalled
+ * body aborted by its signal would never be closed).
  */
-export async function* lentSlices(source: AsyncIterable<Uint8Array>, pool: BufferPool): AsyncGenerator<Uint8Array> {
+export function lentSlices(source: AsyncIterable<Uint8Array>, pool: BufferPool): AsyncIterableIterator<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
   let lent: Uint8Array | undefined;
-  for await (const slice of source) {
+  let finished = false;
+  const giveBack = (): void => {
     if (lent !== undefined) pool.give(lent);
     lent = undefined;
-    if (slice.length > pool.maxLength) {
-      yield slice;
-      continue;
-    }
-    const copy = pool.take(slice.length);
-    copy.set(slice);
-    lent = copy;
-    yield copy;
-  }
-  if (lent !== undefined) pool.give(lent);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next(): Promise<IteratorResult<Uint8Array>> {
+      if (finished) return { done: true, value: undefined };
+      giveBack();
+      const step = await iterator.next();
+      if (step.done) {
+        finished = true;
+        return { done: true, value: undefined };
+      }
+      const slice = step.value;
+      if (slice.length > pool.maxLength) return { done: false, value: slice };
+      const copy = pool.take(slice.length);
+      copy.set(slice);
+      lent = copy;
+      return { done: false, value: copy };
+    },
+    async return(): Promise<IteratorResult<Uint8Array>> {
+      finished = true;
+      lent = undefined;
+      await iterator.return?.();
+      return { done: true, value: undefined };
+    },
+  };
 }

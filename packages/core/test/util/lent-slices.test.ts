@@ -43,4 +43,23 @@ describe("lentSlices", () => {
     expect(pool.freeBytes).toBe(0);
     expect(pool.take(4096).buffer).not.toBe(kept!.buffer);
   });
+
+  it("closes the source at once on return(), even while a read is still pending", async () => {
+    let closed = false;
+    const stalled: AsyncIterable<Uint8Array> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => new Promise<IteratorResult<Uint8Array>>(() => undefined),
+        return: async () => {
+          closed = true;
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+    const iterator = lentSlices(stalled, new BufferPool(1 << 20, 1 << 20));
+    void iterator.next();
+    // Not awaited: a generator would never settle it, queued behind the stalled read.
+    void iterator.return!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(true);
+  });
 });
