@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeCompressor } from "@attic-ts/compression";
 import type { UploadPathNarInfo } from "@attic-ts/core";
+import { trackedSource } from "@attic-ts/core/testing";
 import { collect, pseudoRandomBytes, sha256Hex, slices } from "../helpers/data.ts";
 import { createCache, ROOT, servedNarBytes, startTestEngine, type TestEngine } from "../helpers/engine.ts";
 
@@ -94,25 +95,12 @@ describe.each(["zstd", "none"] as const)("chunk buffers reused across concurrent
   });
 
   it("closes a stalled body when the upload's signal aborts", async () => {
-    let closed = false;
-    const first = pseudoRandomBytes(7, 100_000);
-    const stalled: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => {
-        let sent = false;
-        return {
-          next: () => (sent ? new Promise<IteratorResult<Uint8Array>>(() => undefined) : ((sent = true), Promise.resolve({ done: false, value: first }))),
-          return: async () => {
-            closed = true;
-            return { done: true, value: undefined };
-          },
-        };
-      },
-    };
+    const stalled = trackedSource([pseudoRandomBytes(7, 100_000)], { stall: true });
     const controller = new AbortController();
-    const upload = t.engine.uploads.uploadPath(ROOT, infoFor(pseudoRandomBytes(8, 300_000)), stalled, controller.signal);
+    const upload = t.engine.uploads.uploadPath(ROOT, infoFor(pseudoRandomBytes(8, 300_000)), stalled.source, controller.signal);
     setTimeout(() => controller.abort(new Error("client gone")), 200);
     await expect(upload).rejects.toThrow("client gone");
     await new Promise((resolve) => setImmediate(resolve));
-    expect(closed).toBe(true);
+    expect(stalled.closed).toBe(true);
   });
 });

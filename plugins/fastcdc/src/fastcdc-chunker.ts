@@ -1,14 +1,6 @@
-import { ConfigError } from "@attic-ts/core";
-import type { Allocate, Chunker, ChunkOptions, ChunkSizes } from "@attic-ts/core";
+import { allocateFresh, ConfigError, type Allocate, type Chunker, type ChunkOptions, type ChunkSizes } from "@attic-ts/core";
 import { cutParameters, findCutPoint } from "./fastcdc.ts";
 import type { CutParameters } from "./fastcdc.ts";
-
-/**
- * A fresh, uninitialised buffer. `Uint8Array.prototype.slice` zero-fills its new backing store
- * before copying: for 64 KiB chunks that doubled the memory traffic and was most of the
- * streaming chunker's gap to the bare cut loop.
- */
-const freshBuffer: Allocate = (length) => new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
 
 /** A copy of `source[from..to)` in `allocate(to - from)`. */
 function copyOut(source: Uint8Array, from: number, to: number, allocate: Allocate): Uint8Array {
@@ -75,7 +67,7 @@ export class FastCdcChunker implements Chunker {
    */
   async *chunk(source: AsyncIterable<Uint8Array>, options: ChunkOptions = {}): AsyncGenerator<Uint8Array> {
     const { signal } = options;
-    const allocate = options.allocate ?? freshBuffer;
+    const allocate = options.allocate ?? allocateFresh;
     signal?.throwIfAborted();
     const params = this.#params;
     const maxSize = params.maxSize;

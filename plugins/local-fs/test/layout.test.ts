@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { trackedSource } from "@attic-ts/core/testing";
 import { LocalBlobStore } from "@attic-ts/storage-local-fs";
 
 const KEY = "3f2a1b00-0000-4000-8000-000000000000.chunk";
@@ -159,20 +160,11 @@ describe("LocalBlobStore failures", () => {
     const store = new LocalBlobStore(dir);
     await store.init();
     const controller = new AbortController();
-    let returned = false;
-    const stalled: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => new Promise<IteratorResult<Uint8Array>>(() => undefined),
-        return: async () => {
-          returned = true;
-          return { done: true, value: undefined };
-        },
-      }),
-    };
+    const stalled = trackedSource([], { stall: true });
     setTimeout(() => controller.abort(new Error("stalled upload aborted")), 20);
-    const err = await rejectionOf(store.put(KEY, stalled, { signal: controller.signal }));
+    const err = await rejectionOf(store.put(KEY, stalled.source, { signal: controller.signal }));
     expect((err as Error).message).toBe("stalled upload aborted");
-    expect(returned).toBe(true);
+    expect(stalled.closed).toBe(true);
     expect(await readdir(join(dir, ".tmp"))).toEqual([]);
   });
 

@@ -86,3 +86,40 @@ export async function collect(source: AsyncIterable<Uint8Array> | Iterable<Uint8
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
+
+/** A source from {@link trackedSource}, and whether its consumer closed it. */
+export interface TrackedSource {
+  source: AsyncIterable<Uint8Array>;
+  /** True once `return()` was called on the source's iterator. */
+  readonly closed: boolean;
+}
+
+/**
+ * A source that yields `slices` and then ends or, with `stall`, never answers again (a client
+ * that stops sending without closing), recording whether the consumer closed it: what a test
+ * of cancellation or early exit needs to check that the source was let go.
+ */
+export function trackedSource(slices: readonly Uint8Array[], options: { stall?: boolean } = {}): TrackedSource {
+  let closed = false;
+  const source: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => {
+      let next = 0;
+      return {
+        next: (): Promise<IteratorResult<Uint8Array>> => {
+          if (next < slices.length) return Promise.resolve({ done: false, value: slices[next++]! });
+          return options.stall ? new Promise(() => undefined) : Promise.resolve({ done: true, value: undefined });
+        },
+        return: async (): Promise<IteratorResult<Uint8Array>> => {
+          closed = true;
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+  return {
+    source,
+    get closed() {
+      return closed;
+    },
+  };
+}

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { HashingStream, hashAll } from "../../src/nix/hashing-stream.ts";
+import { trackedSource } from "../../src/testing/fixtures.ts";
 
 const HELLO = Buffer.from("hello world");
 const HELLO_SHA256 = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
@@ -117,22 +118,13 @@ describe("HashingStream", () => {
   });
 
   it("aborts a read that never completes and closes the source", async () => {
-    let returned = false;
-    const stuck: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => new Promise<IteratorResult<Uint8Array>>(() => undefined),
-        return: async () => {
-          returned = true;
-          return { done: true, value: undefined };
-        },
-      }),
-    };
+    const stuck = trackedSource([], { stall: true });
     const controller = new AbortController();
     const reason = new Error("client went away");
-    const pending = collect(new HashingStream(stuck, { signal: controller.signal }));
+    const pending = collect(new HashingStream(stuck.source, { signal: controller.signal }));
     setTimeout(() => controller.abort(reason), 10);
     await expect(pending).rejects.toBe(reason);
-    expect(returned).toBe(true);
+    expect(stuck.closed).toBe(true);
   });
 
   it("refuses an already aborted signal and a second iteration", async () => {

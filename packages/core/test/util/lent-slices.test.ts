@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { trackedSource } from "../../src/testing/fixtures.ts";
 import { BufferPool } from "../../src/util/buffer-pool.ts";
 import { lentSlices } from "../../src/util/lent-slices.ts";
 
@@ -45,21 +46,12 @@ describe("lentSlices", () => {
   });
 
   it("closes the source at once on return(), even while a read is still pending", async () => {
-    let closed = false;
-    const stalled: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => new Promise<IteratorResult<Uint8Array>>(() => undefined),
-        return: async () => {
-          closed = true;
-          return { done: true, value: undefined };
-        },
-      }),
-    };
-    const iterator = lentSlices(stalled, new BufferPool(1 << 20, 1 << 20));
+    const stalled = trackedSource([], { stall: true });
+    const iterator = lentSlices(stalled.source, new BufferPool(1 << 20, 1 << 20));
     void iterator.next();
     // Not awaited: a generator would never settle it, queued behind the stalled read.
     void iterator.return!();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(closed).toBe(true);
+    expect(stalled.closed).toBe(true);
   });
 });

@@ -1,22 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { trackedSource } from "../../src/testing/fixtures.ts";
 import { LimitedBody } from "../../src/util/limited-body.ts";
 
-function source(...parts: string[]): AsyncIterable<Uint8Array> & { closed: boolean } {
-  const result = {
-    closed: false,
-    [Symbol.asyncIterator]() {
-      let i = 0;
-      return {
-        next: async (): Promise<IteratorResult<Uint8Array>> =>
-          i < parts.length ? { done: false, value: Buffer.from(parts[i++]!) } : { done: true, value: undefined },
-        return: async (): Promise<IteratorResult<Uint8Array>> => {
-          result.closed = true;
-          return { done: true, value: undefined };
-        },
-      };
-    },
-  };
-  return result;
+/** A source of `parts` (text), ending after them. */
+function source(...parts: string[]) {
+  return trackedSource(parts.map((part) => Buffer.from(part)));
 }
 
 async function read(body: LimitedBody): Promise<string> {
@@ -28,43 +16,34 @@ async function read(body: LimitedBody): Promise<string> {
 describe("LimitedBody", () => {
   it("passes exactly `limit` bytes and sees no excess when the source ends there (empty slices ignored)", async () => {
     const src = source("abc", "", "def", "");
-    const body = new LimitedBody(src, 6);
+    const body = new LimitedBody(src.source, 6);
     expect(await read(body)).toBe("abcdef");
     expect(body.excess).toBe(false);
     expect(src.closed).toBe(true);
   });
 
   it("passes a short body whole, without excess (the hash and size checks catch it)", async () => {
-    const body = new LimitedBody(source("abc"), 6);
+    const body = new LimitedBody(source("abc").source, 6);
     expect(await read(body)).toBe("abc");
     expect(body.excess).toBe(false);
   });
 
   it("cuts at `limit` and flags excess within a slice and after it", async () => {
-    const within = new LimitedBody(source("abcd", "efgh"), 6);
+    const within = new LimitedBody(source("abcd", "efgh").source, 6);
     expect(await read(within)).toBe("abcdef");
     expect(within.excess).toBe(true);
-    const after = new LimitedBody(source("abc", "def", "", "g"), 6);
+    const after = new LimitedBody(source("abc", "def", "", "g").source, 6);
     expect(await read(after)).toBe("abcdef");
     expect(after.excess).toBe(true);
   });
 
   it("closes the source at once on return(), even while a read is pending", async () => {
-    let closed = false;
-    const stalled: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => new Promise<IteratorResult<Uint8Array>>(() => undefined),
-        return: async () => {
-          closed = true;
-          return { done: true, value: undefined };
-        },
-      }),
-    };
-    const iterator = new LimitedBody(stalled, 10)[Symbol.asyncIterator]();
+    const stalled = trackedSource([], { stall: true });
+    const iterator = new LimitedBody(stalled.source, 10)[Symbol.asyncIterator]();
     void iterator.next();
     void iterator.return!();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(closed).toBe(true);
+    expect(stalled.closed).toBe(true);
   });
 
   it("closes the source and rethrows when a read fails", async () => {
