@@ -12,6 +12,9 @@ const shared = {
 
 export default defineConfig({
   test: {
+    // In CI, dots and then only the failures, so a failure is not lost in a clipped log. The
+    // watchdog names any test file still running after a few minutes (see the file).
+    reporters: [process.env.CI ? "dot" : "default", "./test/setup/watchdog-reporter.ts"],
     projects: [
       {
         ...shared,

@@ -1,17 +1,9 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
+import { keystreamBlocks } from "./keystream-blocks.mjs";
 
-/**
- * Deterministic incompressible bytes at several GB/s: the AES-128-CTR keystream of a fixed key.
- * Each block differs, so neither NAR- nor chunk-level dedup can shortcut a benchmark.
- */
+/** The benchmarks' incompressible NAR bytes (keystream-blocks.mjs) as an async source. */
 export async function* keystream(totalBytes: number, blockSize = 1024 * 1024, seed = 1): AsyncGenerator<Uint8Array> {
-  const key = Buffer.alloc(16, seed);
-  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16, 0));
-  const zeros = Buffer.alloc(blockSize);
-  for (let done = 0; done < totalBytes; done += blockSize) {
-    const n = Math.min(blockSize, totalBytes - done);
-    yield cipher.update(n === blockSize ? zeros : zeros.subarray(0, n));
-  }
+  yield* keystreamBlocks(totalBytes, blockSize, seed);
 }
 
 export async function sha256Of(source: AsyncIterable<Uint8Array>): Promise<string> {

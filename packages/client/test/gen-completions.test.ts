@@ -17,7 +17,7 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 /** What real bash completes for the words typed so far (the last one being completed). */
 function bashComplete(script: string, words: string[]): string[] {
   const program = `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length - 1}; _attic; printf '%s\\n' "\${COMPREPLY[@]}"`;
-  return execFileSync("bash", ["-c", program], { encoding: "utf8" }).split("\n").filter(Boolean).sort();
+  return execFileSync("bash", ["-c", program], { encoding: "utf8", timeout: 60_000 }).split("\n").filter(Boolean).sort();
 }
 
 describe("attic gen-completions", () => {

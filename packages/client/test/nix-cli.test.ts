@@ -17,7 +17,7 @@ beforeAll(async () => {
   const src = join(dir, `nixcli-${randomBytes(4).toString("hex")}`);
   await mkdir(join(src, "sub"), { recursive: true });
   await writeFile(join(src, "sub", "file"), "content\n");
-  path = execFileSync("nix-store", ["--add", src], { env, encoding: "utf8" }).trim();
+  path = execFileSync("nix-store", ["--add", src], { env, encoding: "utf8", timeout: 60_000 }).trim();
 });
 
 describe("Nix through its CLI", () => {
@@ -32,7 +32,7 @@ describe("Nix through its CLI", () => {
   });
 
   it("streams exactly what nix-store --dump prints", async () => {
-    const expected = execFileSync("nix-store", ["--dump", path], { env });
+    const expected = execFileSync("nix-store", ["--dump", path], { env, timeout: 60_000 });
     const chunks: Uint8Array[] = [];
     for await (const c of nix.dumpNar(path)) chunks.push(c);
     expect(Buffer.concat(chunks).equals(expected)).toBe(true);

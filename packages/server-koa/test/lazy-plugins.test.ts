@@ -12,7 +12,7 @@ function awsModulesAfter(code: string): number {
 const { createRequire } = await import("node:module");
 const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes("@aws-sdk"));
 console.log(loaded.length);`;
-  const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: repo, encoding: "utf8" });
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: repo, encoding: "utf8", timeout: 60_000 });
   if (result.status !== 0) throw new Error(result.stderr);
   return Number(result.stdout.trim());
 }

@@ -23,13 +23,28 @@ export function requireNixCli(): void {
   }
 }
 
+/**
+ * A synchronous call blocks the test worker, so vitest's own timeouts cannot fire while it
+ * runs: a Nix command that hangs is killed after this long and fails its test, with what it had
+ * printed so far, instead of stalling the whole run (vitest uses one worker on 2 cores).
+ */
+const NIX_TIMEOUT_MS = 120_000;
+
 /** Runs a Nix command, returning trimmed stdout; throws with stderr on failure. */
 export function nix(cmd: string, args: string[], cwd?: string): string {
   try {
-    return execFileSync(cmd, args, { env: NIX_ENV, cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+    return execFileSync(cmd, args, {
+      env: NIX_ENV,
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: NIX_TIMEOUT_MS,
+      killSignal: "SIGKILL",
+    }).trim();
   } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? "";
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${stderr}`, { cause: err });
+    const e = err as { stderr?: string; code?: string; message: string };
+    const why = e.code === "ETIMEDOUT" ? `killed after ${NIX_TIMEOUT_MS / 1000} s without finishing` : e.message;
+    throw new Error(`${cmd} ${args.join(" ")} failed (${why}): ${e.stderr ?? ""}`, { cause: err });
   }
 }
 

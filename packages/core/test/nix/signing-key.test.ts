@@ -154,6 +154,7 @@ describe("interop with the real Nix CLI", () => {
       env: NIX_ENV,
       input: key.secretKeyString(),
       encoding: "utf8",
+      timeout: 60_000,
     }).trim();
     expect(derived).toBe(key.publicKeyString());
 
