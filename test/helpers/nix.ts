@@ -19,15 +19,28 @@ export function nixEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * A Nix command still running after this long is killed, so a stuck one fails its test with
+ * what it printed (below the e2e test timeout of 120 s, which would report only the timeout).
+ */
+const NIX_TIMEOUT_MS = 100_000;
+
 export async function nix(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
   const [cmd, ...rest] = args;
   try {
-    const { stdout } = await run(cmd!, rest, { env: options.env ?? nixEnv(), cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(cmd!, rest, {
+      env: options.env ?? nixEnv(),
+      cwd: options.cwd,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: NIX_TIMEOUT_MS,
+      killSignal: "SIGKILL",
+    });
     return stdout;
   } catch (err) {
-    const e = err as { code?: string; stderr?: string; message: string };
+    const e = err as { code?: string; killed?: boolean; stderr?: string; message: string };
     if (e.code === "ENOENT") throw new Error(`${cmd} is not installed: run scripts/install-system-deps.sh (Debian package nix-bin)`);
-    throw new Error(`${args.join(" ")} failed: ${e.stderr ?? e.message}`);
+    const why = e.killed ? ` (killed after ${NIX_TIMEOUT_MS / 1000} s without finishing)` : "";
+    throw new Error(`${args.join(" ")} failed${why}: ${e.stderr ?? e.message}`);
   }
 }
 
