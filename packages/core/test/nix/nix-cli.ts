@@ -30,12 +30,19 @@ export function requireNixCli(): void {
  */
 const NIX_TIMEOUT_MS = 60_000;
 
-function runNix(cmd: string, args: string[], cwd: string | undefined): string {
+/** Where a Nix command runs, and what it reads on stdin (nothing unless given). */
+export interface NixOptions {
+  cwd?: string;
+  input?: string;
+}
+
+function runNix(cmd: string, args: string[], { cwd, input }: NixOptions): string {
   return execFileSync(cmd, args, {
     env: NIX_ENV,
     cwd,
+    input,
     encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     timeout: NIX_TIMEOUT_MS,
     killSignal: "SIGKILL",
   }).trim();
@@ -46,11 +53,11 @@ function runNix(cmd: string, args: string[], cwd: string | undefined): string {
  * by the timeout is run once more (saying so on stderr, with what it had printed), so that one
  * stuck Nix process is reported without failing the run; a second one fails the test.
  */
-export function nix(cmd: string, args: string[], cwd?: string): string {
+export function nix(cmd: string, args: string[], options: NixOptions = {}): string {
   const line = `${cmd} ${args.join(" ")}`;
   for (let attempt = 1; ; attempt++) {
     try {
-      return runNix(cmd, args, cwd);
+      return runNix(cmd, args, options);
     } catch (err) {
       const e = err as { stderr?: string; code?: string; message: string };
       const timedOut = e.code === "ETIMEDOUT";
@@ -95,7 +102,7 @@ export function buildTestPaths(store: TempStore, dir: string, tag: string): { de
     in { inherit dep; top = derivation { name = "top-${tag}"; system = builtins.currentSystem;
            builder = "/bin/sh"; args = [ "-c" "echo \${dep} > $out" ]; }; }`;
   const build = (attr: string): string =>
-    nix("nix-build", ["--store", store.uri, "--no-out-link", "-E", expr, "-A", attr], dir);
+    nix("nix-build", ["--store", store.uri, "--no-out-link", "-E", expr, "-A", attr], { cwd: dir });
   return { dep: build("dep"), top: build("top") };
 }
 

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +11,7 @@ import {
   PublicKey,
   verifySignature,
 } from "../../src/nix/signing-key.ts";
-import { buildTestPaths, NIX_ENV, nix, pathInfo, requireNixCli, tempStore, type TempStore } from "./nix-cli.ts";
+import { buildTestPaths, nix, pathInfo, requireNixCli, tempStore, type TempStore } from "./nix-cli.ts";
 
 // attic/src/signing/tests.rs
 const ATTIC_TEST_KEY = "attic-test:x326WFy/JUl+MQnN1u9NPdWQPBbcVn2mwoIqSLS3DmQqZ8qT8rBSxxEnyhtl3jDouBqodlyfq6F+HsVhbTYPMA==";
@@ -150,12 +149,7 @@ describe("interop with the real Nix CLI", () => {
     const key = generateSigningKey("attic-ts-generated-1");
     writeFileSync(join(dir, "ours.sk"), key.secretKeyString());
     // Nix derives the same public key string from our secret key string.
-    const derived = execFileSync("nix", ["key", "convert-secret-to-public"], {
-      env: NIX_ENV,
-      input: key.secretKeyString(),
-      encoding: "utf8",
-      timeout: 60_000,
-    }).trim();
+    const derived = nix("nix", ["key", "convert-secret-to-public"], { input: key.secretKeyString() });
     expect(derived).toBe(key.publicKeyString());
 
     nix("nix", ["store", "sign", "--store", store.uri, "--key-file", join(dir, "ours.sk"), paths.dep]);
