@@ -2,7 +2,10 @@
 // real atticd (SQLite, a public cache of BENCH_NARINFO_OBJECTS (2000) small NARs) and against
 // nginx serving the very same narinfo bytes, fetched from atticd, as static files on the same
 // machine. A wrk Lua script picks a random path per request. Then the same for misses (random
-// valid hashes that are absent: 404 from both). Targets: >= 0.5x nginx's requests/s, p99 < 5 ms.
+// valid hashes that are absent: 404 from both), and for "cold" misses: a fresh random hash per
+// request, which atticd's narinfo cache cannot answer (every request runs the database lookup),
+// where the hit and miss lists repeat within its TTL. Targets: >= 0.5x nginx's requests/s,
+// p99 < 5 ms.
 // wrk: BENCH_WRK_THREADS (1), BENCH_WRK_CONNECTIONS (16), BENCH_WRK_SECONDS (10); median of
 // BENCH_RUNS (3) runs, servers alternating.
 // BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR.
@@ -16,7 +19,7 @@ import { startAtticd } from "./lib/atticd.ts";
 import { envNumber, load, median, storePathHash, verdict } from "./lib/bench-util.ts";
 import { startNginx } from "./lib/nginx.ts";
 import { uploadAll } from "./lib/upload-client.ts";
-import { runWrk, writePathScript, type WrkResult } from "./lib/wrk.ts";
+import { runWrk, writePathScript, writeRandomHashScript, type WrkResult } from "./lib/wrk.ts";
 
 const objects = envNumber("BENCH_NARINFO_OBJECTS", 2000);
 const runs = envNumber("BENCH_RUNS", 3);
@@ -71,7 +74,9 @@ try {
   const hits = await writePathScript(work, "hits", nars.map((n) => `/bench/${n.storePathHash}.narinfo`));
   const misses = await writePathScript(work, "misses", Array.from({ length: objects }, (_, i) => `/bench/${storePathHash(`absent-${i}`)}.narinfo`));
 
-  for (const [label, script, expect404] of [["hit ", hits, false], ["miss", misses, true]] as const) {
+  const cold = await writeRandomHashScript(work, "cold", "/bench/", ".narinfo");
+
+  for (const [label, script, expect404] of [["hit ", hits, false], ["miss", misses, true], ["cold", cold, true]] as const) {
     const ours: WrkResult[] = [];
     const theirs: WrkResult[] = [];
     const node: WrkResult[] = [];

@@ -37,6 +37,29 @@ end
   return lua;
 }
 
+/**
+ * A Lua script whose every request asks for `<prefix><a fresh random store path hash><suffix>`:
+ * a path no earlier request named, so no server can answer it from a cache of recent answers.
+ */
+export async function writeRandomHashScript(dir: string, name: string, prefix: string, suffix: string): Promise<string> {
+  const lua = join(dir, `${name}.lua`);
+  await writeFile(
+    lua,
+    `local alphabet = "0123456789abcdfghijklmnpqrsvwxyz"
+math.randomseed(os.time())
+request = function()
+  local chars = {}
+  for i = 1, 32 do
+    local k = math.random(32)
+    chars[i] = alphabet:sub(k, k)
+  end
+  return wrk.format("GET", ${JSON.stringify(prefix)} .. table.concat(chars) .. ${JSON.stringify(suffix)})
+end
+`,
+  );
+  return lua;
+}
+
 function toMs(value: string, unit: string): number {
   const v = Number(value);
   return unit === "us" ? v / 1000 : unit === "ms" ? v : unit === "s" ? v * 1000 : unit === "m" ? v * 60_000 : NaN;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   GarbageCollector,
+  NARINFO_CACHE,
   UploadSession,
   asyncOf,
   createEngine,
@@ -13,6 +14,7 @@ import {
   noopLogger,
   remoteFileId,
   remoteFileKey,
+  resolve,
   systemClock,
   type BlobStore,
   type Engine,
@@ -115,7 +117,7 @@ async function expireSoon(cache: string): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function collector(options: GarbageCollectorOptions = {}): GarbageCollector {
-  return new GarbageCollector(t.engine.database, t.engine.storage, t.engine.config, systemClock, noopLogger, options);
+  return new GarbageCollector(t.engine.database, t.engine.storage, t.engine.config, systemClock, noopLogger, options, resolve(t.engine.container, NARINFO_CACHE));
 }
 
 async function narInfoError(cache: string, path: string): Promise<string | undefined> {
@@ -241,7 +243,7 @@ describe.each(TEST_MATRIX)("garbage collection (%s, %s)", (db, storage) => {
     await sleep(2000);
 
     // Batches of one: the cursor must move past the failure to reach the later chunks.
-    const first = await new GarbageCollector(t.engine.database, store, t.engine.config, systemClock, noopLogger, { batchSize: 1 }).runOnce();
+    const first = await new GarbageCollector(t.engine.database, store, t.engine.config, systemClock, noopLogger, { batchSize: 1 }, resolve(t.engine.container, NARINFO_CACHE)).runOnce();
     expect(first).toMatchObject({ expiredObjects: 1, orphanNars: 1, failedDeletions: 1 });
     expect(first.deletedChunks).toBe(totals.chunks - 1);
     expect(first.deletedBytes).toBe(totals.bytes - Number(victim.file_size));

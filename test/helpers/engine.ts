@@ -1,7 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { Knex } from "knex";
-import { createEngine, type Engine, type EngineConfigInput, type Principal, emptyPermission } from "@attic-ts/core";
+import { createEngine, type Engine, type EngineConfigInput, type NarInfoCacheOptions, type Principal, emptyPermission } from "@attic-ts/core";
 import { fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
 import { nativeCompressionPlugin } from "@attic-ts/compression";
 import { postgresPlugin } from "@attic-ts/db-postgres";
@@ -22,6 +22,8 @@ export interface TestEngineOptions {
   storage?: TestStorage;
   /** Default "sqlite" (a fresh file); "postgres" creates a fresh database on the run's cluster. */
   db?: TestDb;
+  /** The engine's narinfo cache settings (default: the engine's own). */
+  narInfoCache?: NarInfoCacheOptions;
 }
 
 export interface TestEngine {
@@ -34,6 +36,8 @@ export interface TestEngine {
   s3?: { client: S3Client; bucket: string };
   /** The SQLite file, or the PostgreSQL database URL. */
   dbPath: string;
+  /** The engine's config as given to `createEngine` (to start a second engine on the same backend). */
+  config: EngineConfigInput;
   /** A second connection to the database, to look at rows the way an operator would. */
   inspect: Knex;
   close(): Promise<void>;
@@ -55,7 +59,12 @@ export async function startTestEngine(overrides: Partial<EngineConfigInput> = {}
   };
   let engine: Engine;
   try {
-    engine = await createEngine({ config, plugins: builtinPlugins, configSource: "test config" });
+    engine = await createEngine({
+      config,
+      plugins: builtinPlugins,
+      configSource: "test config",
+      ...(options.narInfoCache ? { narInfoCache: options.narInfoCache } : {}),
+    });
   } catch (err) {
     await backend.cleanup();
     throw err;
@@ -69,6 +78,7 @@ export async function startTestEngine(overrides: Partial<EngineConfigInput> = {}
     storage: backend.storage,
     ...(backend.s3 ? { s3: backend.s3 } : {}),
     dbPath: backend.dbPath,
+    config,
     inspect,
     async close() {
       await inspect.destroy();

@@ -33,6 +33,7 @@ export * from "./services/upload-session.ts";
 export * from "./services/unmarked-chunks.ts";
 export * from "./services/chunk-writer.ts";
 export * from "./services/upload-service.ts";
+export * from "./services/narinfo-cache.ts";
 export * from "./services/validate-upload-info.ts";
 export * from "./services/missing-paths-service.ts";
 export * from "./services/binary-cache-service.ts";

@@ -7,6 +7,7 @@ import type { Lifecycle } from "../lifecycle.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import type { TokenAuthority } from "../auth/token-authority.ts";
+import type { NarInfoCache } from "../services/narinfo-cache.ts";
 import { createToken } from "./token.ts";
 
 export const BLOB_STORE = createToken<BlobStore>("BlobStore");
@@ -18,3 +19,4 @@ export const ENGINE_CONFIG = createToken<EngineConfig>("EngineConfig");
 export const LOGGER = createToken<Logger>("Logger");
 export const CLOCK = createToken<Clock>("Clock");
 export const LIFECYCLE = createToken<Lifecycle>("Lifecycle");
+export const NARINFO_CACHE = createToken<NarInfoCache>("NarInfoCache");

@@ -6,7 +6,7 @@ import { engineConfigSchema, type EngineConfig } from "../config/engine-config.t
 import { parseConfig } from "../config/parse-config.ts";
 import type { Database } from "../database/database.ts";
 import { createRootContainer, resolve, type DependencyContainer } from "../di/index.ts";
-import { BLOB_STORE, CHUNKER, CLOCK, COMPRESSOR, DATABASE, ENGINE_CONFIG, LIFECYCLE, LOGGER, TOKEN_AUTHORITY } from "../di/tokens.ts";
+import { BLOB_STORE, CHUNKER, CLOCK, COMPRESSOR, DATABASE, ENGINE_CONFIG, LIFECYCLE, LOGGER, NARINFO_CACHE, TOKEN_AUTHORITY } from "../di/tokens.ts";
 import { Lifecycle } from "../lifecycle.ts";
 import { noopLogger, type Logger } from "../logger.ts";
 import type { PluginDescriptor } from "../plugin.ts";
@@ -15,6 +15,7 @@ import { BinaryCacheService } from "../services/binary-cache-service.ts";
 import { CacheConfigService } from "../services/cache-config-service.ts";
 import { GarbageCollector, GC_OPTIONS, type GarbageCollectorOptions } from "../services/garbage-collector.ts";
 import { MissingPathsService } from "../services/missing-paths-service.ts";
+import { NarInfoCache, type NarInfoCacheOptions } from "../services/narinfo-cache.ts";
 import { UploadService } from "../services/upload-service.ts";
 import { selectPlugins } from "./select-plugins.ts";
 
@@ -31,6 +32,8 @@ export interface EngineOptions {
   migrate?: boolean;
   /** Garbage collector tuning (batch size, pending grace period); defaults otherwise. */
   gc?: GarbageCollectorOptions;
+  /** The narinfo cache's time to live and size (`{ ttlMs: 0 }` turns it off); defaults otherwise. */
+  narInfoCache?: NarInfoCacheOptions;
 }
 
 /** A running engine: the services a host or an embedding program calls. */
@@ -67,6 +70,7 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   container.registerInstance(CLOCK, options.clock ?? systemClock);
   container.registerInstance(LIFECYCLE, lifecycle);
   container.registerInstance(GC_OPTIONS, options.gc ?? {});
+  container.registerInstance(NARINFO_CACHE, new NarInfoCache(options.narInfoCache));
 
   for (const { plugin, rawConfig, key } of selectPlugins(config, options.plugins, source)) {
     const pluginConfig = parseConfig(plugin.configSchema, rawConfig, source, key);

@@ -2,9 +2,9 @@ import { Readable } from "node:stream";
 import type { Principal } from "../auth/principal.ts";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../database/database.ts";
-import type { ObjectWithNar } from "../database/model.ts";
+import type { CacheRow, ObjectWithNar } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
-import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE } from "../di/tokens.ts";
+import { BLOB_STORE, CLOCK, COMPRESSOR, DATABASE, NARINFO_CACHE } from "../di/tokens.ts";
 import type { Compressor } from "../compression/compressor.ts";
 import { IncompleteNarError, NoSuchObjectError, NotFoundError } from "../errors.ts";
 import { narInfoFingerprint } from "../nix/fingerprint.ts";
@@ -16,6 +16,7 @@ import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { concatChunkStreams, openStream, ReadAheadPool } from "./concat-chunk-streams.ts";
 import { chunkPart, narPartSource } from "./nar-part-source.ts";
+import type { NarInfoAnswer, NarInfoCache } from "./narinfo-cache.ts";
 import { DEFAULT_PART_PAGE_SIZE, eachPart, type PartSource, type StoredPart } from "./part-pages.ts";
 
 /** A binary-cache answer and whether the cache is public (`X-Attic-Cache-Visibility`). */
@@ -80,6 +81,7 @@ export class BinaryCacheService {
     @inject(CacheAccess) private readonly access: CacheAccess,
     @inject(CLOCK) private readonly clock: Clock,
     @inject(COMPRESSOR) private readonly compressor: Compressor,
+    @inject(NARINFO_CACHE) private readonly narInfos: NarInfoCache,
   ) {}
 
   async nixCacheInfo(principal: Principal, cacheName: string): Promise<Served<string>> {
@@ -110,17 +112,40 @@ export class BinaryCacheService {
     });
   }
 
-  /** `GET /{cache}/{file}` where file must be `<storePathHash>.narinfo`. */
+  /**
+   * `GET /{cache}/{file}` where file must be `<storePathHash>.narinfo`. The answer for a valid
+   * hash comes from the narinfo cache when held; the permission check runs on every request.
+   */
   async narInfo(principal: Principal, cacheName: string, file: string): Promise<Served<string>> {
     const hash = splitName(file, "narinfo");
-    const { cache, object, nar } = await this.findObject(principal, cacheName, hash);
+    const lookup = isValidStorePathHash(hash)
+      ? () => this.narInfos.get(cacheName, hash, () => this.loadNarInfo(cacheName, hash))
+      : async () => {
+          const cache = await this.db.caches.findCache(cacheName);
+          return cache ? { cache, narInfo: null } : null;
+        };
+    return this.access.withLookup(principal, cacheName, lookup, async ({ cache, narInfo }, permission) => {
+      requirePermission(permission, "pull");
+      if (narInfo === null) throw new NoSuchObjectError();
+      return { body: narInfo, isPublic: cache.isPublic };
+    });
+  }
+
+  /** One statement for the cache row and the object; the narinfo rendered and signed. */
+  private async loadNarInfo(cacheName: string, hash: string): Promise<NarInfoAnswer | null> {
+    const lookup = await this.db.objects.findCacheObject(cacheName, hash);
+    if (!lookup) return null;
+    return { cache: lookup.cache, narInfo: lookup.found ? this.renderNarInfo(lookup.cache, lookup.found) : null };
+  }
+
+  private renderNarInfo(cache: CacheRow, { object, nar }: ObjectWithNar): string {
     const fingerprint = narInfoFingerprint({
       storePath: object.storePath,
       narHash: nar.narHash,
       narSize: nar.narSize,
       references: object.references,
     });
-    const body = serializeNarInfo({
+    return serializeNarInfo({
       storePath: object.storePath,
       url: `nar/${object.storePathHash}.nar`,
       compression: servedAsPlain(nar.compression, nar.numChunks) ? "none" : nar.compression,
@@ -132,7 +157,6 @@ export class BinaryCacheService {
       sigs: [this.#signatures.get(cache.keypair, fingerprint, () => this.#signingKeys.get(cache.keypair).sign(fingerprint))],
       ...(object.ca !== null ? { ca: object.ca } : {}),
     });
-    return { body, isPublic: cache.isPublic };
   }
 
   /**

@@ -7,12 +7,13 @@ import type { EngineConfig } from "../config/engine-config.ts";
 import type { Database } from "../database/database.ts";
 import type { CachePatch } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
-import { CLOCK, DATABASE, ENGINE_CONFIG } from "../di/tokens.ts";
+import { CLOCK, DATABASE, ENGINE_CONFIG, NARINFO_CACHE } from "../di/tokens.ts";
 import { CacheAlreadyExistsError, NoSuchCacheError, RequestError } from "../errors.ts";
 import { generateSigningKey, parseSigningKey } from "../nix/signing-key.ts";
 import { CacheAccess, permissionOf, requirePermission } from "./cache-access.ts";
 import { configureCacheRequestSchema, createCacheRequestSchema } from "./cache-config-schemas.ts";
 import type { CacheConfigView, Endpoints, KeypairConfig } from "./cache-config-types.ts";
+import type { NarInfoCache } from "./narinfo-cache.ts";
 
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body);
@@ -41,6 +42,7 @@ export class CacheConfigService {
     @inject(CacheAccess) private readonly access: CacheAccess,
     @inject(ENGINE_CONFIG) private readonly config: EngineConfig,
     @inject(CLOCK) private readonly clock: Clock,
+    @inject(NARINFO_CACHE) private readonly narInfos: NarInfoCache,
   ) {}
 
   async get(principal: Principal, cacheName: string, endpoints: Endpoints): Promise<CacheConfigView> {
@@ -71,7 +73,8 @@ export class CacheConfigService {
       throw err;
     }
     const request = parseBody(createCacheRequestSchema, body);
-    const inserted = await this.db.caches.insertCache({
+    // Remembered "no such cache" answers for this name are wrong from here on.
+    const inserted = await this.afterwardsForgetting(cacheName, () => this.db.caches.insertCache({
       name: cacheName,
       keypair: keypairFor(cacheName, request.keypair),
       isPublic: request.is_public,
@@ -80,12 +83,17 @@ export class CacheConfigService {
       upstreamCacheKeyNames: request.upstream_cache_key_names,
       createdAt: this.clock.now(),
       retentionPeriod: null,
-    });
+    }));
     if (!inserted) throw new CacheAlreadyExistsError(discoverable);
   }
 
   async configure(principal: Principal, cacheName: string, body: unknown): Promise<void> {
-    await this.access.withCache(principal, cacheName, async (cache, permission) => {
+    // The keypair signs every narinfo, and the visibility decides who may read them.
+    await this.afterwardsForgetting(cacheName, () => this.configureCache(principal, cacheName, body));
+  }
+
+  private configureCache(principal: Principal, cacheName: string, body: unknown): Promise<void> {
+    return this.access.withCache(principal, cacheName, async (cache, permission) => {
       requirePermission(permission, "configureCache");
       const request = parseBody(configureCacheRequestSchema, body);
       const patch: CachePatch = {};
@@ -106,10 +114,21 @@ export class CacheConfigService {
   }
 
   async destroy(principal: Principal, cacheName: string): Promise<void> {
-    await this.access.withCache(principal, cacheName, async (cache, permission) => {
-      requirePermission(permission, "destroyCache");
-      const soft = this.config["soft-delete-caches"];
-      if (!(await this.db.caches.destroyCache(cache.id, { soft, now: this.clock.now() }))) throw new NoSuchCacheError();
-    });
+    await this.afterwardsForgetting(cacheName, () =>
+      this.access.withCache(principal, cacheName, async (cache, permission) => {
+        requirePermission(permission, "destroyCache");
+        const soft = this.config["soft-delete-caches"];
+        if (!(await this.db.caches.destroyCache(cache.id, { soft, now: this.clock.now() }))) throw new NoSuchCacheError();
+      }),
+    );
+  }
+
+  /** Runs a change to the cache, then drops its remembered narinfos (also after a failure). */
+  private async afterwardsForgetting<T>(cacheName: string, change: () => Promise<T>): Promise<T> {
+    try {
+      return await change();
+    } finally {
+      this.narInfos.invalidateCache(cacheName);
+    }
   }
 }

@@ -3,7 +3,7 @@ import type { EngineConfig } from "../config/engine-config.ts";
 import type { Database } from "../database/database.ts";
 import type { ChunkRow } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
-import { BLOB_STORE, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER } from "../di/tokens.ts";
+import { BLOB_STORE, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER, NARINFO_CACHE } from "../di/tokens.ts";
 import type { Logger } from "../logger.ts";
 import type { BlobStore, IoOptions } from "../storage/blob-store.ts";
 import {
@@ -17,6 +17,7 @@ import {
   type GcReport,
 } from "./gc-report.ts";
 import { sweepUnreferencedFiles } from "./gc-sweep.ts";
+import type { NarInfoCache } from "./narinfo-cache.ts";
 import { forEachConcurrent } from "../util/for-each-concurrent.ts";
 
 export * from "./gc-report.ts";
@@ -53,6 +54,7 @@ export class GarbageCollector {
     @inject(CLOCK) private readonly clock: Clock,
     @inject(LOGGER) private readonly logger: Logger,
     @inject(GC_OPTIONS) options: GarbageCollectorOptions,
+    @inject(NARINFO_CACHE) private readonly narInfos: NarInfoCache,
   ) {
     this.batchSize = positiveInteger(options.batchSize ?? DEFAULT_GC_BATCH_SIZE, "batchSize");
     const gc = config["garbage-collection"];
@@ -79,7 +81,12 @@ export class GarbageCollector {
     try {
       return await this.collect(signal);
     } finally {
-      await lock.release();
+      try {
+        await lock.release();
+      } finally {
+        // Expired objects and deleted caches must stop being served from memory.
+        this.narInfos.invalidateAll();
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import type { EngineConfig } from "../config/engine-config.ts";
 import type { Database, Repositories } from "../database/database.ts";
 import type { CacheRow, NewNar, NewObject } from "../database/model.ts";
 import { inject, injectable } from "../di/index.ts";
-import { BLOB_STORE, CHUNKER, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER } from "../di/tokens.ts";
+import { BLOB_STORE, CHUNKER, CLOCK, DATABASE, ENGINE_CONFIG, LOGGER, NARINFO_CACHE } from "../di/tokens.ts";
 import { RequestError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { HashingStream } from "../nix/hashing-stream.ts";
@@ -19,6 +19,7 @@ import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
 import { ChunkBatchWriter, SEEN_SETTLED_LIMIT, type SeenChunks } from "./chunk-batch-writer.ts";
 import { validateUploadInfo } from "./validate-upload-info.ts";
+import type { NarInfoCache } from "./narinfo-cache.ts";
 import type { UploadPathNarInfo, UploadPathResult } from "./upload-types.ts";
 import { UploadSession } from "./upload-session.ts";
 
@@ -56,6 +57,7 @@ export class UploadService {
     @inject(ENGINE_CONFIG) private readonly config: EngineConfig,
     @inject(CLOCK) private readonly clock: Clock,
     @inject(LOGGER) private readonly logger: Logger,
+    @inject(NARINFO_CACHE) private readonly narInfos: NarInfoCache,
   ) {}
 
   /** Chunks per database transaction (find-and-lock, insert, and the previous batches marked valid). */
@@ -73,6 +75,21 @@ export class UploadService {
   ): Promise<UploadPathResult> {
     const info = validateUploadInfo(rawInfo);
     const narHash = toTypedBase16(parseTypedHash(info.nar_hash));
+    try {
+      return await this.ingest(principal, info, narHash, body, signal);
+    } finally {
+      // Also after a failure: a commit may have landed before the error.
+      this.narInfos.invalidatePath(info.cache, info.store_path_hash);
+    }
+  }
+
+  private ingest(
+    principal: Principal,
+    info: UploadPathNarInfo,
+    narHash: string,
+    body: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<UploadPathResult> {
     return this.access.withCache(principal, info.cache, async (cache, permission) => {
       requirePermission(permission, "push");
       const session = new UploadSession(this.db, this.store, this.logger, {

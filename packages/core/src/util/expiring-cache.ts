@@ -1,0 +1,118 @@
+/** One key's answer: shared while it loads, then served until it expires. */
+interface Entry<V> {
+  /** The load in flight, which requests arriving meanwhile share; null once it settled. */
+  pending: Promise<V> | null;
+  value: V | undefined;
+  /** When the answer stops being served (the load's start plus the TTL), in `now()` units. */
+  expiresAt: number;
+  /** Characters counted against the bound (0 while loading). */
+  chars: number;
+}
+
+export interface ExpiringCacheOptions {
+  /** Milliseconds an answer is served after its load started; 0 turns the cache off. */
+  ttlMs: number;
+  /** Characters of keys and values held at most; the least recently used go first. */
+  maxChars: number;
+  /** Monotonic milliseconds (tests pass their own). Default `performance.now`. */
+  now?: () => number;
+}
+
+/**
+ * A loading cache with a time to live, bounded by size. Concurrent requests for a key share
+ * one load. `invalidate` and `invalidateAll` drop entries, loads in flight included: such a
+ * load still answers the requests that were waiting for it (they asked before the change),
+ * but its result is not kept, so nothing read before a change is served after it.
+ */
+export class ExpiringCache<V> {
+  readonly #entries = new Map<string, Entry<V>>();
+  readonly #now: () => number;
+  #chars = 0;
+
+  constructor(private readonly options: ExpiringCacheOptions) {
+    if (!(options.ttlMs >= 0)) throw new RangeError(`ttlMs must be >= 0, got ${options.ttlMs}`);
+    if (!(options.maxChars >= 0)) throw new RangeError(`maxChars must be >= 0, got ${options.maxChars}`);
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** The answer for `key`: remembered, being loaded, or loaded now with `load`. */
+  get(key: string, load: () => Promise<V>, sizeOf: (value: V) => number): Promise<V> {
+    if (this.options.ttlMs === 0) return load();
+    const now = this.#now();
+    const entry = this.#entries.get(key);
+    if (entry?.pending) return entry.pending;
+    if (entry && entry.expiresAt > now) {
+      // Re-inserted to mark it most recently used (a Map iterates in insertion order).
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      return Promise.resolve(entry.value as V);
+    }
+    if (entry) this.#drop(key, entry);
+    return this.#load(key, now, load, sizeOf);
+  }
+
+  /** Forgets `key`, including a load in flight. */
+  invalidate(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry) this.#drop(key, entry);
+  }
+
+  /** Forgets every key for which `matches` holds. */
+  invalidateWhere(matches: (key: string) => boolean): void {
+    for (const [key, entry] of this.#entries) if (matches(key)) this.#drop(key, entry);
+  }
+
+  /** Forgets everything, loads in flight included. */
+  invalidateAll(): void {
+    this.#entries.clear();
+    this.#chars = 0;
+  }
+
+  /** Keys held (loaded or loading). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Characters held by loaded entries. */
+  get chars(): number {
+    return this.#chars;
+  }
+
+  #load(key: string, startedAt: number, load: () => Promise<V>, sizeOf: (value: V) => number): Promise<V> {
+    const entry: Entry<V> = { pending: null, value: undefined, expiresAt: startedAt + this.options.ttlMs, chars: 0 };
+    const settle = (value: V): V => {
+      // Dropped meanwhile (invalidated or evicted): answer the waiting requests, keep nothing.
+      if (this.#entries.get(key) !== entry) return value;
+      entry.pending = null;
+      entry.value = value;
+      const chars = key.length + sizeOf(value);
+      if (chars > this.options.maxChars) {
+        this.#entries.delete(key);
+        return value;
+      }
+      entry.chars = chars;
+      this.#chars += chars;
+      this.#evict();
+      return value;
+    };
+    const fail = (err: unknown): never => {
+      if (this.#entries.get(key) === entry) this.#entries.delete(key);
+      throw err;
+    };
+    entry.pending = load().then(settle, fail);
+    this.#entries.set(key, entry);
+    return entry.pending;
+  }
+
+  #drop(key: string, entry: Entry<V>): void {
+    this.#entries.delete(key);
+    this.#chars -= entry.chars;
+  }
+
+  #evict(): void {
+    for (const [key, entry] of this.#entries) {
+      if (this.#chars <= this.options.maxChars) return;
+      this.#drop(key, entry);
+    }
+  }
+}
