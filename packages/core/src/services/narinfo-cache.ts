@@ -29,6 +29,11 @@ export const DEFAULT_NARINFO_CACHE_CHARS = 4 * 1024 * 1024;
 /** What a cache row adds to an entry, roughly (its keypair, name and store dir). */
 const CACHE_ROW_CHARS = 256;
 
+/** Characters an answer holds, against the bound. */
+function answerChars(answer: NarInfoAnswer | null): number {
+  return CACHE_ROW_CHARS + (answer?.narInfo?.length ?? 0);
+}
+
 function keyOf(cacheName: string, storePathHash: string): string {
   // A cache name never holds "/", so the cache's own keys are exactly those with its prefix.
   return `${cacheName}/${storePathHash}`;
@@ -54,7 +59,7 @@ export class NarInfoCache {
 
   /** The answer for a path (null: no live cache of that name), loaded with `load` when not held. */
   get(cacheName: string, storePathHash: string, load: () => Promise<NarInfoAnswer | null>): Promise<NarInfoAnswer | null> {
-    return this.#answers.get(keyOf(cacheName, storePathHash), load, (answer) => CACHE_ROW_CHARS + (answer?.narInfo?.length ?? 0));
+    return this.#answers.get(keyOf(cacheName, storePathHash), load, answerChars);
   }
 
   /** After a write to one path of a cache (an upload). */
@@ -71,10 +76,5 @@ export class NarInfoCache {
   /** After a change that can touch any path of any cache (garbage collection). */
   invalidateAll(): void {
     this.#answers.invalidateAll();
-  }
-
-  /** Paths held, loaded or loading. */
-  get size(): number {
-    return this.#answers.size;
   }
 }
