@@ -141,6 +141,11 @@ osd crush update on start = false
 mon warn on pool no redundancy = false
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port
 rgw dns name = 127.0.0.1
+# RGW keeps a deleted object's data for 2 h (rgw_gc_obj_min_wait) before its collector frees it.
+# In the 4 GiB memstore a long dev session filled the OSD that way: once full, every S3 write
+# hung and the S3 tests ran into their timeouts. Freed after 30 s, the store holds what is live.
+rgw gc obj min wait = 30
+rgw gc processor period = 30
 EOF
   export CEPH_CONF="$conf"
   ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
