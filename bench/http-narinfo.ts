@@ -8,7 +8,8 @@
 // p99 < 5 ms.
 // wrk: BENCH_WRK_THREADS (1), BENCH_WRK_CONNECTIONS (16), BENCH_WRK_SECONDS (10); median of
 // BENCH_RUNS (3) runs, servers alternating.
-// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR.
+// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR. BENCH_NARINFO_KINDS=hit,miss,cold
+// (the default) picks the lines to run.
 // Run: npx tsc -b && TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/http-narinfo.ts
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -76,7 +77,9 @@ try {
 
   const cold = await writeRandomHashScript(work, "cold", "/bench/", ".narinfo");
 
-  for (const [label, script, expect404] of [["hit ", hits, false], ["miss", misses, true], ["cold", cold, true]] as const) {
+  const kinds = (process.env.BENCH_NARINFO_KINDS ?? "hit,miss,cold").split(",");
+  const lines = ([["hit ", hits, false], ["miss", misses, true], ["cold", cold, true]] as const).filter(([label]) => kinds.includes(label.trim()));
+  for (const [label, script, expect404] of lines) {
     const ours: WrkResult[] = [];
     const theirs: WrkResult[] = [];
     const node: WrkResult[] = [];

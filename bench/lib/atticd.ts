@@ -73,6 +73,12 @@ function shebang(): { env: Record<string, string>; flags: string[] } {
   return { env, flags: words.slice(node + 1) };
 }
 
+/** `BENCH_ATTICD_ENV="A=1 B=2"`: extra environment for atticd, to compare runtime settings. */
+function atticdEnvOverrides(): Record<string, string> {
+  const words = (process.env.BENCH_ATTICD_ENV ?? "").split(/\s+/).filter((w) => w.includes("="));
+  return Object.fromEntries(words.map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
+}
+
 export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtticd> {
   const dir = mkdtempSync(join(tmpdir(), "attic-ts-httpbench-"));
   const storage = join(dir, "storage");
@@ -99,7 +105,7 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
   ].join("\n");
   const configPath = join(dir, "server.toml");
   await writeFile(configPath, toml);
-  const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info" };
+  const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info", ...atticdEnvOverrides() };
 
   const launch = async () => {
     const child: ChildProcess = spawn(process.execPath, [...shebang().flags, ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {

@@ -101,6 +101,7 @@ describe("SQLite query plans of the hot paths use the hash and key indexes", () 
 
   it("narinfo, NAR and missing-paths lookups", async () => {
     expectIndexedPlans(await plansOf(() => db.objects.findCacheObject(cacheName, storePathHash(0))));
+    expectIndexedPlans(await plansOf(() => db.objects.findCacheObjects(cacheName, [storePathHash(0), storePathHash(5), storePathHash(99)])));
     expectIndexedPlans(await plansOf(() => db.objects.findObject(cacheName, storePathHash(0))));
     expectIndexedPlans(await plansOf(() => db.nars.findNarChunks(narId, { from: 0, limit: 16 })));
     expectIndexedPlans(await plansOf(() => db.nars.narHasMissingChunks(narId)));

@@ -1,6 +1,7 @@
 import type { IoOptions } from "../storage/blob-store.ts";
 import type {
   CacheObjectLookup,
+  CacheObjectsLookup,
   CachePatch,
   CacheRow,
   ChunkRow,
@@ -111,6 +112,12 @@ export interface ObjectRepository {
    * lets a narinfo lookup tell "no such cache" from "no such object" with one round trip.
    */
   findCacheObject(cacheName: string, storePathHash: string): Promise<CacheObjectLookup | null>;
+  /**
+   * `findCacheObject` for many hashes in one statement: the live cache and, by store path hash,
+   * those of `storePathHashes` it holds with a valid NAR (absent ones are left out). Null when
+   * there is no live cache. Narinfo lookups that arrive together share one round trip.
+   */
+  findCacheObjects(cacheName: string, storePathHashes: readonly string[]): Promise<CacheObjectsLookup | null>;
   /** Of `storePathHashes`, those present in the live cache with a valid NAR (batched). */
   findPresentPaths(cacheName: string, storePathHashes: readonly string[]): Promise<string[]>;
   /** Sets `last_accessed_at`. */

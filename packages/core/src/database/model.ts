@@ -101,3 +101,10 @@ export interface CacheObjectLookup {
   /** The object with its NAR, or null when the cache has no such object (or its NAR is not valid). */
   found: ObjectWithNar | null;
 }
+
+/** What `ObjectRepository.findCacheObjects` returns for a live cache. */
+export interface CacheObjectsLookup {
+  cache: CacheRow;
+  /** By store path hash: the asked-for objects the cache holds with a valid NAR. */
+  found: Map<string, ObjectWithNar>;
+}

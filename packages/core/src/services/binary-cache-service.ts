@@ -12,6 +12,7 @@ import { serializeNarInfo, serializeNixCacheInfo } from "../nix/narinfo.ts";
 import { SignatureCache } from "../nix/signature-cache.ts";
 import { SigningKeyCache } from "../nix/signing-key-cache.ts";
 import { isValidStorePathHash } from "../nix/store-path.ts";
+import { TurnBatcher } from "../util/turn-batcher.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { concatChunkStreams, openStream, ReadAheadPool } from "./concat-chunk-streams.ts";
@@ -74,6 +75,12 @@ export class BinaryCacheService {
   readonly #signingKeys = new SigningKeyCache();
   readonly #signatures = new SignatureCache();
   readonly #readAhead = new ReadAheadPool(NAR_READ_AHEAD_TOTAL_BYTES);
+  /**
+   * Narinfo lookups the narinfo cache could not answer, gathered per cache over one turn of
+   * the event loop into one statement (a cold lookup was mostly per-query overhead: the
+   * connection pool, the driver's hand-off to its thread; BENCHMARKS.md, tenth pass).
+   */
+  readonly #narInfoLookups = new TurnBatcher<NarInfoAnswer | null>((cacheName, hashes) => this.loadNarInfos(cacheName, hashes));
 
   constructor(
     @inject(DATABASE) private readonly db: Database,
@@ -119,7 +126,7 @@ export class BinaryCacheService {
   async narInfo(principal: Principal, cacheName: string, file: string): Promise<Served<string>> {
     const hash = splitName(file, "narinfo");
     const lookup = isValidStorePathHash(hash)
-      ? () => this.narInfos.get(cacheName, hash, () => this.loadNarInfo(cacheName, hash))
+      ? () => this.narInfos.get(cacheName, hash, () => this.#narInfoLookups.load(cacheName, hash))
       : async () => {
           const cache = await this.db.caches.findCache(cacheName);
           return cache ? { cache, narInfo: null } : null;
@@ -131,11 +138,15 @@ export class BinaryCacheService {
     });
   }
 
-  /** One statement for the cache row and the object; the narinfo rendered and signed. */
-  private async loadNarInfo(cacheName: string, hash: string): Promise<NarInfoAnswer | null> {
-    const lookup = await this.db.objects.findCacheObject(cacheName, hash);
-    if (!lookup) return null;
-    return { cache: lookup.cache, narInfo: lookup.found ? this.renderNarInfo(lookup.cache, lookup.found) : null };
+  /** The cache row and the objects in one statement; each narinfo rendered and signed. */
+  private async loadNarInfos(cacheName: string, hashes: readonly string[]): Promise<Map<string, NarInfoAnswer | null>> {
+    const lookup = await this.db.objects.findCacheObjects(cacheName, hashes);
+    const answers = new Map<string, NarInfoAnswer | null>();
+    for (const hash of hashes) {
+      const found = lookup?.found.get(hash);
+      answers.set(hash, lookup ? { cache: lookup.cache, narInfo: found ? this.renderNarInfo(lookup.cache, found) : null } : null);
+    }
+    return answers;
   }
 
   private renderNarInfo(cache: CacheRow, { object, nar }: ObjectWithNar): string {

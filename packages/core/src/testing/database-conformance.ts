@@ -432,6 +432,42 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect(await db.objects.findCacheObject(cache.name, hash)).toBeNull();
     });
 
+    it("finds many objects of a live cache in one lookup: found, absent, pending, in another cache, repeated", async () => {
+      const cache = await insertCache(db);
+      const other = await insertCache(db);
+      const narId = await db.nars.insertNar(narRow());
+      const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
+      const hashes = Array.from({ length: 40 }, (_, i) => storePathHash(i, 9));
+      const kind = (i: number) => (i % 4 === 0 ? "present" : i % 4 === 1 ? "other" : i % 4 === 2 ? "pending" : "absent");
+      for (const [i, hash] of hashes.entries()) {
+        if (kind(i) === "present") await db.objects.upsertObject(objectRow(cache.id, narId, hash));
+        if (kind(i) === "other") await db.objects.upsertObject(objectRow(other.id, narId, hash));
+        if (kind(i) === "pending") await db.objects.upsertObject(objectRow(cache.id, pendingNar, hash));
+      }
+      const cacheRow = await db.caches.findCache(cache.name);
+
+      const all = await db.objects.findCacheObjects(cache.name, [...hashes, hashes[0]!, hashes[3]!]);
+      expect(all?.cache).toEqual(cacheRow);
+      const present = hashes.filter((_, i) => kind(i) === "present");
+      expect([...all!.found.keys()].sort()).toEqual([...present].sort());
+      for (const hash of present) expect(all!.found.get(hash)).toEqual(await db.objects.findObject(cache.name, hash));
+
+      // Whatever comes first in the list (a pending NAR, another cache's object, nothing), the
+      // cache row comes back; so it does when nothing is found, and for an empty list.
+      for (const first of [2, 1, 3]) {
+        const lookup = await db.objects.findCacheObjects(cache.name, [hashes[first]!, hashes[4]!]);
+        expect(lookup).toEqual({ cache: cacheRow, found: new Map([[hashes[4]!, all!.found.get(hashes[4]!)]]) });
+      }
+      expect(await db.objects.findCacheObjects(cache.name, [hashes[2]!, hashes[3]!])).toEqual({ cache: cacheRow, found: new Map() });
+      expect(await db.objects.findCacheObjects(cache.name, [])).toEqual({ cache: cacheRow, found: new Map() });
+      expect((await db.objects.findCacheObjects(other.name, hashes))?.found.size).toBe(10);
+
+      expect(await db.objects.findCacheObjects(unique("absent"), hashes)).toBeNull();
+      expect(await db.objects.findCacheObjects(unique("absent"), [])).toBeNull();
+      await db.caches.destroyCache(cache.id, { soft: true, now: new Date() });
+      expect(await db.objects.findCacheObjects(cache.name, hashes)).toBeNull();
+    });
+
     it("answers findPresentPaths across batches: present, absent, pending, in another cache, repeated", async () => {
       const cache = await insertCache(db);
       const other = await insertCache(db);

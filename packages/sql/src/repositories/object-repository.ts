@@ -1,8 +1,9 @@
 import type { Knex } from "knex";
-import { forEachConcurrent, type CacheObjectLookup, type NewObject, type ObjectRepository, type ObjectWithNar } from "@attic-ts/core";
+import { forEachConcurrent, type CacheObjectLookup, type CacheObjectsLookup, type NewObject, type ObjectRepository, type ObjectWithNar } from "@attic-ts/core";
 import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
+import { cacheObjectsSql } from "./cache-objects-sql.ts";
 import {
   CACHE_COLUMNS,
   mapCache,
@@ -103,6 +104,28 @@ export class KnexObjectRepository implements ObjectRepository {
       const cache = mapCache(row, this.dialect, "C_");
       if (row.O_id == null || row.N_id == null) return { cache, found: null };
       return { cache, found: { cache, object: mapObject(row, this.dialect, "O_"), nar: mapNar(row, this.dialect, "N_") } };
+    });
+  }
+
+  findCacheObjects(cacheName: string, storePathHashes: readonly string[]): Promise<CacheObjectsLookup | null> {
+    return runQuery(this.dialect, "findCacheObjects", async () => {
+      const unique = [...new Set(storePathHashes)];
+      if (unique.length === 0) {
+        const cache = await this.reader("cache").where("name", cacheName).whereNull("deleted_at").first(...CACHE_COLUMNS);
+        return cache ? { cache: mapCache(cache as DbRecord, this.dialect), found: new Map() } : null;
+      }
+      const list = this.dialect.kind === "sqlite" ? JSON.stringify(unique) : unique;
+      const result = (await this.reader.raw(cacheObjectsSql(this.dialect.kind), [list, cacheName])) as DbRecord[] | { rows: DbRecord[] };
+      const rows = Array.isArray(result) ? result : result.rows;
+      if (rows.length === 0) return null;
+      const cache = mapCache(rows[0]!, this.dialect, "C_");
+      const found = new Map<string, ObjectWithNar>();
+      for (const row of rows) {
+        if (row.O_id == null || row.N_id == null) continue;
+        const object = mapObject(row, this.dialect, "O_");
+        found.set(object.storePathHash, { cache, object, nar: mapNar(row, this.dialect, "N_") });
+      }
+      return { cache, found };
     });
   }
 
