@@ -79,6 +79,11 @@ function atticdEnvOverrides(): Record<string, string> {
   return Object.fromEntries(words.map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
 }
 
+/** `BENCH_ATTICD_FLAGS="--flag ..."`: node flags after the shebang's (a V8 flag given twice: the last wins). */
+function atticdFlagOverrides(): string[] {
+  return (process.env.BENCH_ATTICD_FLAGS ?? "").split(/\s+/).filter((w) => w !== "");
+}
+
 export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtticd> {
   const dir = mkdtempSync(join(tmpdir(), "attic-ts-httpbench-"));
   const storage = join(dir, "storage");
@@ -108,7 +113,7 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
   const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info", ...atticdEnvOverrides() };
 
   const launch = async () => {
-    const child: ChildProcess = spawn(process.execPath, [...shebang().flags, ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
+    const child: ChildProcess = spawn(process.execPath, [...shebang().flags, ...atticdFlagOverrides(), ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
       env: { ...shebang().env, ...env },
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
