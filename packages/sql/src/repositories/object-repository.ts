@@ -37,9 +37,6 @@ const PRESENT_PATHS_POSTGRES = `SELECT q.h AS store_path_hash FROM unnest(?::tex
     WHERE o.cache_id = ? AND o.store_path_hash = q.h AND n.state = 'V' LIMIT 1
   ) AS hit`;
 
-/** `findCacheObject`'s statement per dialect kind, with `?` placeholders. */
-const CACHE_OBJECT_SQL = new Map<string, string>();
-
 /**
  * `object` table queries. `knex` is the root instance or a transaction; `reader` runs the
  * read-only lookups (SQLite's read connections; `knex` itself by default).
@@ -96,15 +93,10 @@ export class KnexObjectRepository implements ObjectRepository {
     });
   }
 
-  findCacheObject(cacheName: string, storePathHash: string): Promise<CacheObjectLookup | null> {
-    return runQuery(this.dialect, "findCacheObject", async () => {
-      const result = (await this.reader.raw(this.cacheObjectSql(), [storePathHash, "V", cacheName, 1])) as DbRecord[] | { rows: DbRecord[] };
-      const row = Array.isArray(result) ? result[0] : result.rows[0];
-      if (!row) return null;
-      const cache = mapCache(row, this.dialect, "C_");
-      if (row.O_id == null || row.N_id == null) return { cache, found: null };
-      return { cache, found: { cache, object: mapObject(row, this.dialect, "O_"), nar: mapNar(row, this.dialect, "N_") } };
-    });
+  /** `findCacheObjects` for one hash: one statement per dialect serves both. */
+  async findCacheObject(cacheName: string, storePathHash: string): Promise<CacheObjectLookup | null> {
+    const lookup = await this.findCacheObjects(cacheName, [storePathHash]);
+    return lookup ? { cache: lookup.cache, found: lookup.found.get(storePathHash) ?? null } : null;
   }
 
   findCacheObjects(cacheName: string, storePathHashes: readonly string[]): Promise<CacheObjectsLookup | null> {
@@ -127,41 +119,6 @@ export class KnexObjectRepository implements ObjectRepository {
       }
       return { cache, found };
     });
-  }
-
-  /**
-   * The statement of `findCacheObject`, compiled once per dialect: it runs on every narinfo and
-   * NAR request, and building it with knex's query builder each time cost more CPU than the
-   * rest of the lookup. Bindings: store path hash, "V", cache name, 1.
-   *
-   * The cache row always comes back when it is live; the object and NAR columns are NULL when
-   * the cache lacks the object or its NAR is not valid (the join conditions, not the WHERE,
-   * carry those tests, so a miss still yields the cache).
-   */
-  private cacheObjectSql(): string {
-    const known = CACHE_OBJECT_SQL.get(this.dialect.kind);
-    if (known !== undefined) return known;
-    const compiled = this.reader("cache")
-      .leftJoin("object", (on) => {
-        on.on("object.cache_id", "=", "cache.id").andOnVal("object.store_path_hash", "=", "?hash");
-      })
-      .leftJoin("nar", (on) => {
-        on.on("nar.id", "=", "object.nar_id").andOnVal("nar.state", "=", "V");
-      })
-      .where("cache.name", "?name")
-      .whereNull("cache.deleted_at")
-      .first([
-        ...prefixedColumns("cache", CACHE_COLUMNS, "C_"),
-        ...prefixedColumns("object", OBJECT_COLUMNS, "O_"),
-        ...prefixedColumns("nar", NAR_COLUMNS, "N_"),
-      ])
-      .toSQL();
-    // The bindings' order is part of the statement: check it once rather than trust it.
-    if (JSON.stringify(compiled.bindings) !== JSON.stringify(["?hash", "V", "?name", 1])) {
-      throw new Error(`findCacheObject compiled with unexpected bindings ${JSON.stringify(compiled.bindings)}`);
-    }
-    CACHE_OBJECT_SQL.set(this.dialect.kind, compiled.sql);
-    return compiled.sql;
   }
 
   findPresentPaths(cacheName: string, storePathHashes: readonly string[]): Promise<string[]> {
