@@ -61,6 +61,12 @@ async function statusField(pid: number, field: string): Promise<number> {
   return Number(m[1]) * 1024;
 }
 
+/** The `NAME=value` words among `words`, as an environment (a value may contain `=`). */
+function envOf(words: readonly string[]): Record<string, string> {
+  const assignments = words.filter((w) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
+  return Object.fromEntries(assignments.map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
+}
+
 /**
  * The environment and node flags in atticd's shebang (`#!/usr/bin/env -S VAR=value node
  * FLAGS`), as a deployment passes them.
@@ -69,14 +75,12 @@ function shebang(): { env: Record<string, string>; flags: string[] } {
   const first = readFileSync(ATTICD, "utf8").split("\n", 1)[0] ?? "";
   const words = first.split(/\s+/);
   const node = words.indexOf("node");
-  const env = Object.fromEntries(words.slice(0, node).filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split("=", 2) as [string, string]));
-  return { env, flags: words.slice(node + 1) };
+  return { env: envOf(words.slice(0, node)), flags: words.slice(node + 1) };
 }
 
 /** `BENCH_ATTICD_ENV="A=1 B=2"`: extra environment for atticd, to compare runtime settings. */
 function atticdEnvOverrides(): Record<string, string> {
-  const words = (process.env.BENCH_ATTICD_ENV ?? "").split(/\s+/).filter((w) => w.includes("="));
-  return Object.fromEntries(words.map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
+  return envOf((process.env.BENCH_ATTICD_ENV ?? "").split(/\s+/));
 }
 
 /** `BENCH_ATTICD_FLAGS="--flag ..."`: node flags after the shebang's (a V8 flag given twice: the last wins). */
