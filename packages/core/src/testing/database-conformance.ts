@@ -5,6 +5,7 @@ import {
   cacheRow,
   chunkRow,
   insertCache,
+  insertPlacedObjects,
   insertValidChunk,
   narRow,
   objectRow,
@@ -433,17 +434,9 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
     });
 
     it("finds many objects of a live cache in one lookup: found, absent, pending, in another cache, repeated", async () => {
-      const cache = await insertCache(db);
-      const other = await insertCache(db);
-      const narId = await db.nars.insertNar(narRow());
-      const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
       const hashes = Array.from({ length: 40 }, (_, i) => storePathHash(i, 9));
       const kind = (i: number) => (i % 4 === 0 ? "present" : i % 4 === 1 ? "other" : i % 4 === 2 ? "pending" : "absent");
-      for (const [i, hash] of hashes.entries()) {
-        if (kind(i) === "present") await db.objects.upsertObject(objectRow(cache.id, narId, hash));
-        if (kind(i) === "other") await db.objects.upsertObject(objectRow(other.id, narId, hash));
-        if (kind(i) === "pending") await db.objects.upsertObject(objectRow(cache.id, pendingNar, hash));
-      }
+      const { cache, other } = await insertPlacedObjects(db, hashes, kind);
       const cacheRow = await db.caches.findCache(cache.name);
 
       const all = await db.objects.findCacheObjects(cache.name, [...hashes, hashes[0]!, hashes[3]!]);
@@ -469,21 +462,11 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
     });
 
     it("answers findPresentPaths across batches: present, absent, pending, in another cache, repeated", async () => {
-      const cache = await insertCache(db);
-      const other = await insertCache(db);
-      const narId = await db.nars.insertNar(narRow());
-      const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
       // 6,000 hashes: several statements on engines that split the list (PostgreSQL: 2,500 each,
       // some of them at once).
       const hashes = Array.from({ length: 6000 }, (_, i) => storePathHash(i, 7));
       const kind = (i: number) => (i % 5 === 0 ? "present" : i % 5 === 1 ? "other" : i % 5 === 2 ? "pending" : "absent");
-      await db.transaction(async (tx) => {
-        for (const [i, hash] of hashes.entries()) {
-          if (kind(i) === "present") await tx.objects.upsertObject(objectRow(cache.id, narId, hash));
-          if (kind(i) === "other") await tx.objects.upsertObject(objectRow(other.id, narId, hash));
-          if (kind(i) === "pending") await tx.objects.upsertObject(objectRow(cache.id, pendingNar, hash));
-        }
-      });
+      const { cache, other } = await insertPlacedObjects(db, hashes, kind);
       const asked = [...hashes, ...hashes.slice(0, 100)];
       const expected = hashes.filter((_, i) => kind(i) === "present");
       expect(await db.objects.findPresentPaths(cache.name, asked)).toEqual(expected);

@@ -104,6 +104,34 @@ export async function insertCache(db: Repositories, name = unique("cache")): Pro
   return { id: row.id, name };
 }
 
+/** Where `insertPlacedObjects` puts a hash. */
+export type ObjectPlacement = "present" | "other" | "pending" | "absent";
+
+/**
+ * Two new caches, a valid NAR and a pending one, and in one transaction an object for each hash
+ * as `placementOf(index)` says: "present" in the first cache with the valid NAR, "other" in
+ * the second cache, "pending" in the first with the pending NAR, "absent" nowhere.
+ */
+export async function insertPlacedObjects(
+  db: Database,
+  hashes: readonly string[],
+  placementOf: (index: number) => ObjectPlacement,
+): Promise<{ cache: { id: number; name: string }; other: { id: number; name: string } }> {
+  const cache = await insertCache(db);
+  const other = await insertCache(db);
+  const narId = await db.nars.insertNar(narRow());
+  const pendingNar = await db.nars.insertNar(narRow({ state: "P" }));
+  await db.transaction(async (tx) => {
+    for (const [i, hash] of hashes.entries()) {
+      const placement = placementOf(i);
+      if (placement === "present") await tx.objects.upsertObject(objectRow(cache.id, narId, hash));
+      if (placement === "other") await tx.objects.upsertObject(objectRow(other.id, narId, hash));
+      if (placement === "pending") await tx.objects.upsertObject(objectRow(cache.id, pendingNar, hash));
+    }
+  });
+  return { cache, other };
+}
+
 /** Inserts a valid chunk (pending, then marked valid) and returns its id; still held once. */
 export async function insertValidChunk(db: Database | Repositories, overrides: Partial<NewChunk> = {}): Promise<number> {
   const id = await db.chunks.insertPendingChunk(chunkRow(overrides));
