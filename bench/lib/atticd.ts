@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,6 +88,15 @@ function atticdFlagOverrides(): string[] {
   return (process.env.BENCH_ATTICD_FLAGS ?? "").split(/\s+/).filter((w) => w !== "");
 }
 
+/**
+ * `BENCH_ATTICD_STDOUT=FILE`: atticd's standard output appended to FILE (where V8's
+ * `--trace-gc*` flags print), as an open descriptor for the child; otherwise it is discarded.
+ */
+function atticdStdout(): number | undefined {
+  const path = process.env.BENCH_ATTICD_STDOUT;
+  return path ? openSync(path, "a") : undefined;
+}
+
 export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtticd> {
   const dir = mkdtempSync(join(tmpdir(), "attic-ts-httpbench-"));
   const storage = join(dir, "storage");
@@ -117,11 +126,13 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
   const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info", ...atticdEnvOverrides() };
 
   const launch = async () => {
+    const stdout = atticdStdout();
     const child: ChildProcess = spawn(process.execPath, [...shebang().flags, ...atticdFlagOverrides(), ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
       env: { ...shebang().env, ...env },
       cwd: dir,
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", stdout ?? "ignore", "pipe"],
     });
+    if (stdout !== undefined) closeSync(stdout); // the child has its own copy
     const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`atticd did not listen within 60 s:\n${stderr}`)), 60_000);
