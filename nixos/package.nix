@@ -80,10 +80,10 @@ let
         cp "$packageLockPath" "$out/package-lock.json"
       '';
 
-  # Node flags per command: atticd's shebang flag (see packages/server-koa/bin/atticd.js; V8
-  # reads it only at start-up, so the wrapper must pass it).
+  # Node flags per command: atticd's shebang flags (see packages/server-koa/bin/atticd.js; V8
+  # reads them only at start-up, so the wrapper must pass them).
   nodeFlags = {
-    atticd = "--max-semi-space-size=4";
+    atticd = "--max-semi-space-size=4 --no-allocation-site-pretenuring";
   };
   # Environment per command, set unless already set: atticd's shebang (two malloc arenas, a
   # fixed mmap threshold).

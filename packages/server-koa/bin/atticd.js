@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4 --no-allocation-site-pretenuring
 // Launcher for the compiled atticd (built by `tsc -b` into ../dist).
 //
 // --max-semi-space-size=4 (MiB): an upload allocates fast (every body slice and chunk is a
@@ -8,6 +8,17 @@
 // (BENCHMARKS.md). V8 reads the setting only when an isolate is created, so it must be on the
 // command line (this shebang, scripts/start.sh, the Nix wrapper) or in NODE_OPTIONS; setting it
 // from here with v8.setFlagsFromString was measured to have no effect.
+//
+// --no-allocation-site-pretenuring: V8 watches how many objects from each allocation site
+// survive scavenges and, past a threshold, allocates that site's objects directly in the old
+// generation. An upload keeps its request objects (IncomingMessage, ServerResponse, Koa's
+// context, ...) alive for seconds, so after the first uploads V8 tenures those sites, which
+// every later request shares. A narinfo request then allocates its context in the old
+// generation, where it stays until the next full collection, and the young objects it points
+// to survive every scavenge meanwhile: about 20 % of each scavenge was promoted (--trace-gc-nvp),
+// the scavenges took 1.7 ms instead of 0.4, and a full collection ran every second. Without
+// pretenuring, narinfo requests served about 40 % more per second with p99 under 5 ms instead of
+// 7-12 ms (BENCHMARKS.md, eleventh pass).
 //
 // MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (compression workers, libuv's
 // pool, V8's helpers) its own malloc arena, and freed chunk buffers stay resident in each.
