@@ -1,9 +1,9 @@
 /**
  * Why narinfo requests skip @koa/router: they are most of a binary cache's traffic, and the
- * router's dispatch was about 40 % of a narinfo request's CPU time in atticd (a bare Koa stack
- * with our middleware answered 30.9k req/s, the same stack with the router 17.2k; BENCHMARKS.md,
- * eleventh pass). Per request it tests every route's regular expression and builds the match
- * lists, a middleware chain and its composition.
+ * router's dispatch is costly per request: it tests every route's regular expression and builds
+ * the match lists, a middleware chain and its composition. A bare Koa stack with our middleware
+ * answered 30.9k req/s, the same stack with the router 17.2k; in atticd, skipping it served
+ * about 10 % more narinfo hits (BENCHMARKS.md, eleventh pass).
  *
  * Only a path the router could send nowhere but `/{cache}/{path}` is taken here: exactly two
  * non-empty segments, the second ending in `.narinfo`. No other route has two segments whose
