@@ -3,6 +3,7 @@ import { forEachConcurrent, type CacheObjectLookup, type CacheObjectsLookup, typ
 import { batches } from "../batch.ts";
 import type { Dialect } from "../dialect.ts";
 import { runQuery } from "../errors.ts";
+import { KnexCacheRepository } from "./cache-repository.ts";
 import { cacheObjectsSql } from "./cache-objects-sql.ts";
 import {
   CACHE_COLUMNS,
@@ -99,13 +100,14 @@ export class KnexObjectRepository implements ObjectRepository {
     return lookup ? { cache: lookup.cache, found: lookup.found.get(storePathHash) ?? null } : null;
   }
 
-  findCacheObjects(cacheName: string, storePathHashes: readonly string[]): Promise<CacheObjectsLookup | null> {
+  async findCacheObjects(cacheName: string, storePathHashes: readonly string[]): Promise<CacheObjectsLookup | null> {
+    const unique = [...new Set(storePathHashes)];
+    if (unique.length === 0) {
+      // The statement returns the cache row only along with a hash; with none, the row alone.
+      const cache = await new KnexCacheRepository(this.knex, this.dialect, this.reader).findCache(cacheName);
+      return cache ? { cache, found: new Map() } : null;
+    }
     return runQuery(this.dialect, "findCacheObjects", async () => {
-      const unique = [...new Set(storePathHashes)];
-      if (unique.length === 0) {
-        const cache = await this.reader("cache").where("name", cacheName).whereNull("deleted_at").first(...CACHE_COLUMNS);
-        return cache ? { cache: mapCache(cache as DbRecord, this.dialect), found: new Map() } : null;
-      }
       const list = this.dialect.kind === "sqlite" ? JSON.stringify(unique) : unique;
       const result = (await this.reader.raw(cacheObjectsSql(this.dialect.kind), [list, cacheName])) as DbRecord[] | { rows: DbRecord[] };
       const rows = Array.isArray(result) ? result : result.rows;
