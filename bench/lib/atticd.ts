@@ -6,15 +6,15 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { ATTICD_LAUNCHER, envOf, readAtticdShebang } from "../../scripts/atticd-shebang.mjs";
 
 const run = promisify(execFile);
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const ATTICD = join(REPO, "packages/server-koa/bin/atticd.js");
 const ATTICADM = join(REPO, "packages/server-koa/bin/atticadm.js");
 const SECRET = Buffer.from("attic-ts bench secret, not for production").toString("base64");
 const MiB = 2 ** 20;
@@ -59,23 +59,6 @@ async function statusField(pid: number, field: string): Promise<number> {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
   if (!m) throw new Error(`${field} missing from /proc/${pid}/status`);
   return Number(m[1]) * 1024;
-}
-
-/** The `NAME=value` words among `words`, as an environment (a value may contain `=`). */
-function envOf(words: readonly string[]): Record<string, string> {
-  const assignments = words.filter((w) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
-  return Object.fromEntries(assignments.map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
-}
-
-/**
- * The environment and node flags in atticd's shebang (`#!/usr/bin/env -S VAR=value node
- * FLAGS`), as a deployment passes them.
- */
-function shebang(): { env: Record<string, string>; flags: string[] } {
-  const first = readFileSync(ATTICD, "utf8").split("\n", 1)[0] ?? "";
-  const words = first.split(/\s+/);
-  const node = words.indexOf("node");
-  return { env: envOf(words.slice(0, node)), flags: words.slice(node + 1) };
 }
 
 /** `BENCH_ATTICD_ENV="A=1 B=2"`: extra environment for atticd, to compare runtime settings. */
@@ -126,9 +109,11 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
   const env = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "xdg"), XDG_DATA_HOME: join(dir, "xdg"), ATTIC_LOG: "info", ...atticdEnvOverrides() };
 
   const launch = async () => {
+    // Read at each launch: a bench may compare launchers by editing the shebang between runs.
+    const shebang = readAtticdShebang();
     const stdout = atticdStdout();
-    const child: ChildProcess = spawn(process.execPath, [...shebang().flags, ...atticdFlagOverrides(), ...(options.nodeFlags ?? []), ATTICD, "-f", configPath], {
-      env: { ...shebang().env, ...env },
+    const child: ChildProcess = spawn(process.execPath, [...shebang.flags, ...atticdFlagOverrides(), ...(options.nodeFlags ?? []), ATTICD_LAUNCHER, "-f", configPath], {
+      env: { ...shebang.env, ...env },
       cwd: dir,
       stdio: ["ignore", stdout ?? "ignore", "pipe"],
     });
