@@ -1,10 +1,12 @@
 import Koa from "koa";
 import type { Middleware } from "koa";
 import { LOGGER, noopLogger, resolve, type Engine, type Logger } from "@attic-ts/core";
+import type { RequestHandler } from "./cli/http-host.ts";
 import { compose } from "./http/compose.ts";
 import type { AtticState, HostSettings } from "./http/host-context.ts";
 import { auth } from "./middleware/auth.ts";
 import { errorHandler } from "./middleware/error-handler.ts";
+import { withNarInfoFastLane } from "./http/narinfo-fast-lane.ts";
 import { requestId } from "./middleware/request-id.ts";
 import { restrictHost } from "./middleware/restrict-host.ts";
 import { buildRoutes } from "./router.ts";
@@ -39,7 +41,8 @@ function engineLogger(engine: Engine): Logger {
   return engine.container.isRegistered(LOGGER, true) ? resolve(engine.container, LOGGER) : noopLogger;
 }
 
-function settingsFor(engine: Engine, options: AtticMiddlewareOptions): HostSettings {
+/** The host options with their defaults from the engine's config applied. */
+export function settingsFor(engine: Engine, options: AtticMiddlewareOptions): HostSettings {
   const config = engine.config;
   return {
     engine,
@@ -94,4 +97,15 @@ export function createApp(engine: Engine, options: HostOptions = {}): Koa {
   app.on("error", (err: unknown) => logger.debug({ err }, "koa reported an error"));
   app.use(atticMiddleware(engine, { ...options, logger }));
   return app;
+}
+
+/**
+ * A `node:http` request handler for Attic's API at `/` (what `atticd` serves): the Koa app of
+ * {@link createApp}, with the commonest narinfo requests answered in front of it (see
+ * `http/narinfo-fast-lane.ts`; the responses are the same).
+ */
+export function createRequestHandler(engine: Engine, options: HostOptions = {}): RequestHandler {
+  const logger = options.logger ?? engineLogger(engine);
+  const app = createApp(engine, { ...options, logger });
+  return withNarInfoFastLane(settingsFor(engine, { ...options, logger }), app.callback());
 }

@@ -1,4 +1,4 @@
-export { createApp, atticMiddleware, type HostOptions, type AtticMiddlewareOptions } from "./app.ts";
+export { createApp, createRequestHandler, atticMiddleware, type HostOptions, type AtticMiddlewareOptions } from "./app.ts";
 export type { AtticState } from "./http/host-context.ts";
 export { toHttpError, type HttpError } from "./middleware/error-handler.ts";
 export {

@@ -2,7 +2,8 @@ import type { Layer } from "@koa/router";
 import { describe, expect, it } from "vitest";
 import type { Engine } from "@attic-ts/core";
 import { noopLogger } from "@attic-ts/core";
-import { matchNarInfoRequest } from "../src/http/narinfo-shortcut.ts";
+import Koa from "koa";
+import { matchNarInfoRequest, matchPlainNarInfoUrl } from "../src/http/narinfo-shortcut.ts";
 import { buildRouter } from "../src/router.ts";
 
 /**
@@ -79,5 +80,29 @@ describe("narinfo shortcut", () => {
       }
     }
     expect(taken).toBe(pieces.length ** 3);
+  });
+
+  it("a plain request target (the fast lane's) has Koa's path unchanged and the router's parameters", () => {
+    const app = new Koa();
+    /** The path Koa's request gives the routes for this request target. */
+    const koaPath = (url: string) => app.createContext({ url, headers: {}, socket: {} } as never, {} as never).path;
+    const pieces = ["a", "%", "%41", ".", "..", "_", "-", "~", "+", "?", "?x=1", "#", " ", "\t", "é", ":", "@", ";", "=", "*"];
+    let taken = 0;
+    for (const first of pieces) {
+      for (const second of pieces) {
+        for (const third of pieces) {
+          const url = `/${first}${second}/${third}${second}.narinfo`;
+          const params = matchPlainNarInfoUrl(url);
+          if (!params) continue;
+          taken++;
+          expect(koaPath(url)).toBe(url);
+          expect(matchNarInfoRequest("GET", url)).toEqual(params);
+          expect(routerChoice("GET", url)).toEqual({ route: "/:cache/:path", params });
+        }
+      }
+    }
+    // a . .. _ - ~ + make 7 ** 3 targets; nothing with %, ?, #, a space or tab, é, :, @, ;, = or * is taken.
+    expect(taken).toBe(7 ** 3);
+    expect(matchPlainNarInfoUrl(`/bench/${HASH}.narinfo`)).toEqual({ cache: "bench", path: `${HASH}.narinfo` });
   });
 });

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, createEngine, parseDurationSeconds, type Engine } from "@attic-ts/core";
-import { createApp } from "../app.ts";
+import { createRequestHandler } from "../app.ts";
 import { parseListenAddress } from "../config/listen-address.ts";
 import { isFirstRun, loadServerConfig, locateServerConfig, validateServerConfig } from "../config/load-server-config.ts";
 import { runOobe } from "../config/oobe.ts";
@@ -176,8 +176,8 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
       if (gcInterval > 0) periodicGc = engine.gc.runPeriodically(gcInterval, gcAbort.signal);
       else logger.info("periodic garbage collection is disabled (garbage-collection.interval = 0)");
     }
-    const app = createApp(engine, { logger: asCoreLogger(logger) });
-    host = await startHttpHost(app.callback(), listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+    const handler = createRequestHandler(engine, { logger: asCoreLogger(logger) });
+    host = await startHttpHost(handler, listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
     logger.info(`Listening on ${host.url}`);
 
     const signal = await signals.signal;

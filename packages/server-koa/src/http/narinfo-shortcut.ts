@@ -29,3 +29,15 @@ export function matchNarInfoRequest(method: string, path: string): { cache: stri
   if (!match) return null;
   return { cache: decodeParam(match[1]!), path: decodeParam(match[2]!) };
 }
+
+/**
+ * A request target of `/{cache}/{x}.narinfo` in characters that need no decoding and that
+ * Koa's URL parsing passes through unchanged (no `%`, query, fragment or space), with the
+ * parameters the router would give it (the raw text). Null for anything else.
+ */
+const PLAIN_NARINFO_URL = /^\/([\w.~+-]+)\/([\w.~+-]+\.narinfo)$/;
+
+export function matchPlainNarInfoUrl(url: string): { cache: string; path: string } | null {
+  const match = PLAIN_NARINFO_URL.exec(url);
+  return match ? { cache: match[1]!, path: match[2]! } : null;
+}

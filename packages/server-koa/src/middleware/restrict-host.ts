@@ -9,11 +9,17 @@ import type { AtticState } from "../http/host-context.ts";
  */
 export function restrictHost(allowedHosts: readonly string[]): Middleware<AtticState> {
   return async (ctx, next) => {
-    const host = ctx.req.headers.host;
-    if (host === undefined) throw new RequestError("Missing Host header");
-    // Rust's HeaderValue::to_str accepts visible ASCII and tab only; Node hands us latin1.
-    if (!/^[\t\x20-\x7e]*$/.test(host)) throw new RequestError("Invalid Host header");
-    if (allowedHosts.length > 0 && !allowedHosts.includes(host)) throw new RequestError("Bad Host");
+    const problem = hostProblem(ctx.req.headers.host, allowedHosts);
+    if (problem !== null) throw new RequestError(problem);
     await next();
   };
+}
+
+/** Why `restrict_host` rejects this Host header value, or null when it passes. */
+export function hostProblem(host: string | undefined, allowedHosts: readonly string[]): string | null {
+  if (host === undefined) return "Missing Host header";
+  // Rust's HeaderValue::to_str accepts visible ASCII and tab only; Node hands us latin1.
+  if (!/^[\t\x20-\x7e]*$/.test(host)) return "Invalid Host header";
+  if (allowedHosts.length > 0 && !allowedHosts.includes(host)) return "Bad Host";
+  return null;
 }
