@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { CachePermission } from "../auth/permission.ts";
 import type { Principal } from "../auth/principal.ts";
 import type { Clock } from "../clock.ts";
 import type { Database } from "../database/database.ts";
@@ -63,10 +64,18 @@ function servedAsPlain(compression: string, numChunks: number): boolean {
 }
 
 function splitName(file: string, extension: string): string {
-  const [hash, ext, ...rest] = file.split(".");
   // Attic: anything but exactly "<hash>.<extension>" is a plain 404 (so `.ls`, `.nar.zst` are).
-  if (ext !== extension || rest.length > 0 || hash === undefined) throw new NotFoundError();
-  return hash;
+  // Compared in place rather than split: this runs on every narinfo request.
+  const dot = file.indexOf(".");
+  if (dot < 0 || file.length - dot - 1 !== extension.length || !file.endsWith(extension)) throw new NotFoundError();
+  return file.slice(0, dot);
+}
+
+/** A narinfo answer once the cache row's permission allows a pull. */
+async function servedNarInfo({ cache, narInfo }: NarInfoAnswer, permission: CachePermission): Promise<Served<string>> {
+  requirePermission(permission, "pull");
+  if (narInfo === null) throw new NoSuchObjectError();
+  return { body: narInfo, isPublic: cache.isPublic };
 }
 
 /** The Nix binary cache protocol: `nix-cache-info`, `<hash>.narinfo`, `nar/<hash>.nar`. */
@@ -131,11 +140,7 @@ export class BinaryCacheService {
           const cache = await this.db.caches.findCache(cacheName);
           return cache ? { cache, narInfo: null } : null;
         };
-    return this.access.withLookup(principal, cacheName, lookup, async ({ cache, narInfo }, permission) => {
-      requirePermission(permission, "pull");
-      if (narInfo === null) throw new NoSuchObjectError();
-      return { body: narInfo, isPublic: cache.isPublic };
-    });
+    return this.access.withLookup(principal, cacheName, lookup, servedNarInfo);
   }
 
   /** The cache row and the objects in one statement; each narinfo rendered and signed. */

@@ -30,6 +30,41 @@ export interface HttpHost {
 
 const DEFAULT_CLEANUP_MS = 10_000;
 
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/** Handlers still running, so shutdown waits for cleanup that runs after a socket is gone. */
+class HandlerCount {
+  running = 0;
+  #waiting: Array<() => void> = [];
+
+  constructor(private readonly failed: (err: unknown) => void) {}
+
+  track(work: PromiseLike<unknown>): void {
+    this.running++;
+    work.then(this.#settled, this.#failed);
+  }
+
+  /** Resolves once no handler is running. */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  readonly #failed = (err: unknown): void => {
+    this.failed(err);
+    this.#settled();
+  };
+
+  readonly #settled = (): void => {
+    if (--this.running > 0) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
+  };
+}
+
 function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const promise = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
@@ -40,14 +75,19 @@ function delay(ms: number): { promise: Promise<void>; cancel: () => void } {
 export async function startHttpHost(handler: RequestHandler, address: ListenAddress, options: HttpHostOptions): Promise<HttpHost> {
   const { logger, graceMs } = options;
   const cleanupMs = options.cleanupMs ?? DEFAULT_CLEANUP_MS;
-  // Handler promises, so shutdown waits for cleanup that runs after a socket is gone.
-  const inFlight = new Set<Promise<unknown>>();
+  const failed = (err: unknown) => logger.error({ err }, "request handler failed");
+  const handlers = new HandlerCount(failed);
   const server = createServer((req, res) => {
-    const work = Promise.resolve()
-      .then(() => handler(req, res))
-      .catch((err: unknown) => logger.error({ err }, "request handler failed"));
-    inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
+    let work: unknown;
+    try {
+      work = handler(req, res);
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    // A count, not a set of promises, so a request costs one extra promise (a narinfo request
+    // allocates little else; BENCHMARKS.md, twelfth pass).
+    if (isPromiseLike(work)) handlers.track(work);
   });
   // Node's default 300 s request timeout would cut off large NAR uploads; Attic has none.
   server.requestTimeout = 0;
@@ -63,9 +103,6 @@ export async function startHttpHost(handler: RequestHandler, address: ListenAddr
   const url = formatHttpUrl(bound.address, bound.port);
 
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
-  const handlersDone = async () => {
-    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-  };
   let draining: Promise<void> | undefined;
 
   const drain = async (): Promise<void> => {
@@ -74,16 +111,16 @@ export async function startHttpHost(handler: RequestHandler, address: ListenAddr
     server.closeIdleConnections();
     const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
     const grace = delay(graceMs);
-    const allDone = Promise.all([closed, handlersDone()]);
+    const allDone = Promise.all([closed, handlers.idle()]);
     try {
       const finished = await Promise.race([allDone.then(() => true), grace.promise.then(() => false)]);
       if (finished) return;
-      logger.warn({ requests: inFlight.size }, "grace period over: aborting in-flight requests");
+      logger.warn({ requests: handlers.running }, "grace period over: aborting in-flight requests");
       server.closeAllConnections();
       const cleanup = delay(cleanupMs);
       const cleaned = await Promise.race([allDone.then(() => true), cleanup.promise.then(() => false)]);
       cleanup.cancel();
-      if (!cleaned) logger.error({ requests: inFlight.size }, "requests still running after their sockets were closed");
+      if (!cleaned) logger.error({ requests: handlers.running }, "requests still running after their sockets were closed");
     } finally {
       grace.cancel();
       clearInterval(idleSweep);
