@@ -138,4 +138,42 @@ describe.each(TEST_DBS)("narinfo cache (%s)", (db) => {
     const pushOnly: Principal = { sub: "ci", grants: [["c", { pull: false, push: true, delete: false, createCache: false, configureCache: false, configureCacheRetention: false, destroyCache: false }]] };
     expect(await outcome(t.engine, pushOnly, "c", first)).toBe("AccessError");
   });
+
+  it("narInfoOrMiss answers null exactly where narInfo rejects with NoSuchObject, and fails as it does otherwise", async () => {
+    await start();
+    await createCache(t.engine, "p", false);
+    await upload(t.engine, "c", first);
+    await upload(t.engine, "p", first);
+    const held = (await uploadInfoFor("c", first)).store_path_hash;
+    const absent = (await uploadInfoFor("c", second)).store_path_hash;
+    const reader: Principal = { sub: "reader", grants: [["p", { pull: true, push: false, delete: false, createCache: false, configureCache: false, configureCacheRetention: false, destroyCache: false }]] };
+    const cases: Array<[Principal, string, string]> = [
+      [ANONYMOUS, "c", `${held}.narinfo`],
+      [ANONYMOUS, "c", `${absent}.narinfo`],
+      [ANONYMOUS, "c", "not-a-hash.narinfo"],
+      [ANONYMOUS, "c", `${held}.ls`],
+      [ANONYMOUS, "p", `${held}.narinfo`],
+      [ANONYMOUS, "p", `${absent}.narinfo`],
+      [reader, "p", `${held}.narinfo`],
+      [reader, "p", `${absent}.narinfo`],
+      [ANONYMOUS, "nosuch", `${held}.narinfo`],
+      [ANONYMOUS, "bad name", `${held}.narinfo`],
+    ];
+    /** The answer or the error as the host maps it: its code and whether discovery is allowed. */
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        (value) => ({ value }),
+        (err: unknown) => ({ error: isAtticError(err) ? `${err.code}/${err.discoveryPermission}` : String(err) }),
+      );
+    const seen = new Set<string>();
+    for (const [who, cache, file] of cases) {
+      const thrown = await settle(t.engine.binaryCache.narInfo(who, cache, file));
+      const quiet = await settle(t.engine.binaryCache.narInfoOrMiss(who, cache, file));
+      if ("error" in thrown && thrown.error === "NoSuchObject/true") expect(quiet).toEqual({ value: null });
+      else expect(quiet).toEqual(thrown);
+      seen.add("error" in thrown ? thrown.error.split("/")[0]! : "ok");
+    }
+    // The cases reach every kind of answer.
+    expect([...seen].sort()).toEqual(["AccessError", "InvalidCacheName", "NoSuchCache", "NoSuchObject", "NotFound", "ok"]);
+  });
 });

@@ -16,6 +16,6 @@ export { applyEnvOverrides, hasJwtSigning, DATABASE_URL_VARIABLE, JWT_SIGNING_VA
 export { parseListenAddress, type ListenAddress } from "./config/listen-address.ts";
 export { runOobe, type OobeOptions, type OobeResult } from "./config/oobe.ts";
 export { builtinPlugins, installedPlugins, loadExtraPlugins, mergePlugins, PLUGINS_VARIABLE } from "./plugins.ts";
-export { startHttpHost, type HttpHost, type HttpHostOptions } from "./cli/http-host.ts";
+export { startHttpHost, type HttpHost, type HttpHostOptions, type RequestHandler } from "./cli/http-host.ts";
 export { runAtticd, ATTICD_MODES, type AtticdMode } from "./cli/atticd.ts";
 export { runAtticadm } from "./cli/atticadm.ts";

@@ -71,11 +71,10 @@ function splitName(file: string, extension: string): string {
   return file.slice(0, dot);
 }
 
-/** A narinfo answer once the cache row's permission allows a pull. */
-async function servedNarInfo({ cache, narInfo }: NarInfoAnswer, permission: CachePermission): Promise<Served<string>> {
+/** A narinfo answer once the cache row's permission allows a pull; null when there is no such path. */
+async function servedNarInfo({ cache, narInfo }: NarInfoAnswer, permission: CachePermission): Promise<Served<string> | null> {
   requirePermission(permission, "pull");
-  if (narInfo === null) throw new NoSuchObjectError();
-  return { body: narInfo, isPublic: cache.isPublic };
+  return narInfo === null ? null : { body: narInfo, isPublic: cache.isPublic };
 }
 
 /** The Nix binary cache protocol: `nix-cache-info`, `<hash>.narinfo`, `nar/<hash>.nar`. */
@@ -133,6 +132,20 @@ export class BinaryCacheService {
    * hash comes from the narinfo cache when held; the permission check runs on every request.
    */
   async narInfo(principal: Principal, cacheName: string, file: string): Promise<Served<string>> {
+    const served = await this.narInfoOrMiss(principal, cacheName, file);
+    // A caller who may pull may also know the cache exists, so this is never collapsed to 401.
+    if (served === null) throw new NoSuchObjectError({ discoveryPermission: true });
+    return served;
+  }
+
+  /**
+   * {@link narInfo}, but a path the cache does not hold is answered with null instead of a
+   * NoSuchObject rejection (only after the caller's pull permission is checked, as there).
+   * Every other failure rejects as `narInfo` does. For hosts that answer many misses: the
+   * error object and the rejected promise through the async calls were most of what a miss
+   * cost beyond a hit (BENCHMARKS.md, twelfth pass).
+   */
+  async narInfoOrMiss(principal: Principal, cacheName: string, file: string): Promise<Served<string> | null> {
     const hash = splitName(file, "narinfo");
     const lookup = isValidStorePathHash(hash)
       ? () => this.narInfos.get(cacheName, hash, () => this.#narInfoLookups.load(cacheName, hash))

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ANONYMOUS } from "@attic-ts/core";
+import { ANONYMOUS, NoSuchObjectError } from "@attic-ts/core";
 import type { RequestHandler } from "../cli/http-host.ts";
-import { toHttpError } from "../middleware/error-handler.ts";
+import { toHttpError, type HttpError } from "../middleware/error-handler.ts";
 import { hostProblem } from "../middleware/restrict-host.ts";
 import type { HostSettings } from "./host-context.ts";
 import { NARINFO_MIME } from "./mime.ts";
@@ -20,7 +20,8 @@ import { VISIBILITY_HEADER } from "./visibility.ts";
  * - no `Authorization` header, so the caller is anonymous as the auth middleware would make it;
  * - a Host header that `restrict_host` accepts;
  * - debug logging off, so no request log line is owed (the Koa path writes one at debug);
- * - the engine answers, or fails with an error that maps to a 4xx (logged at debug only).
+ * - the engine answers, finds no such path (`narInfoOrMiss`'s null: the NoSuchObject 404), or
+ *   fails with an error that maps to a 4xx (logged at debug only).
  * Anything else, a failure that maps to a 5xx included, is handed to the Koa app, which then
  * handles the request from the start, logging and all. `narinfo-fast-lane.test.ts` compares
  * the raw responses of both paths byte for byte.
@@ -39,20 +40,28 @@ export function withNarInfoFastLane(settings: HostSettings, app: RequestHandler)
     ) {
       return app(req, res);
     }
-    return engine.binaryCache.narInfo(ANONYMOUS, params.cache, params.path).then(
+    return engine.binaryCache.narInfoOrMiss(ANONYMOUS, params.cache, params.path).then(
       (served) => {
+        if (served === null) return replyError(res, noSuchObject);
         const head = served.isPublic ? [VISIBILITY_HEADER, "public"] : [];
-        reply(res, 200, [...head, "Content-Type", NARINFO_MIME], served.body);
+        return reply(res, 200, [...head, "Content-Type", NARINFO_MIME], served.body);
       },
       (err: unknown) => {
         const http = toHttpError(err);
         if (http.status >= 500) return app(req, res);
-        const body = JSON.stringify({ code: http.status, error: http.name, message: http.message });
-        reply(res, http.status, ["Content-Type", "application/json"], body);
-        return undefined;
+        return replyError(res, http);
       },
     );
   };
+}
+
+/** What the error handler answers for NoSuchObject, the commonest 4xx here (a miss). */
+const noSuchObject = toHttpError(new NoSuchObjectError());
+
+/** Attic's JSON error body, as the error handler writes it. */
+function replyError(res: ServerResponse<IncomingMessage>, http: HttpError): void {
+  const body = JSON.stringify({ code: http.status, error: http.name, message: http.message });
+  reply(res, http.status, ["Content-Type", "application/json"], body);
 }
 
 /** Headers in the order the Koa path sets them; Node adds Date and the keep-alive pair. */
