@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ANONYMOUS, NoSuchObjectError } from "@attic-ts/core";
 import type { RequestHandler } from "../cli/http-host.ts";
-import { toHttpError, type HttpError } from "../middleware/error-handler.ts";
+import { errorBody, toHttpError, type HttpError } from "../middleware/error-handler.ts";
 import { hostProblem } from "../middleware/restrict-host.ts";
 import type { HostSettings } from "./host-context.ts";
 import { NARINFO_MIME } from "./mime.ts";
@@ -60,8 +60,7 @@ const noSuchObject = toHttpError(new NoSuchObjectError());
 
 /** Attic's JSON error body, as the error handler writes it. */
 function replyError(res: ServerResponse<IncomingMessage>, http: HttpError): void {
-  const body = JSON.stringify({ code: http.status, error: http.name, message: http.message });
-  reply(res, http.status, ["Content-Type", "application/json"], body);
+  reply(res, http.status, ["Content-Type", "application/json"], errorBody(http));
 }
 
 /** Headers in the order the Koa path sets them; Node adds Date and the keep-alive pair. */

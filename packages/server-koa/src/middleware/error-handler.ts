@@ -57,6 +57,11 @@ export function toHttpError(err: unknown): HttpError {
   return { status, name: code!, message: e.message };
 }
 
+/** Attic's JSON error body: `{"code":<status>,"error":<name>,"message":<text>}`. */
+export function errorBody(http: HttpError): string {
+  return JSON.stringify({ code: http.status, error: http.name, message: http.message });
+}
+
 function isClientGone(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ABORT_ERR";
@@ -99,7 +104,7 @@ function respond(ctx: AtticContext, err: unknown): void {
   }
   ctx.status = http.status;
   ctx.set("Content-Type", "application/json");
-  ctx.body = JSON.stringify({ code: http.status, error: http.name, message: http.message });
+  ctx.body = errorBody(http);
 }
 
 /**
