@@ -15,6 +15,11 @@ export interface Logger {
 /** The levels of {@link Logger}'s methods. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+/** Whether `logger` would write a message at `level`; true when it cannot tell. */
+export function isLevelEnabled(logger: Logger, level: LogLevel): boolean {
+  return logger.isLevelEnabled?.(level) ?? true;
+}
+
 export const noopLogger: Logger = {
   debug() {},
   info() {},

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ANONYMOUS, NoSuchObjectError } from "@attic-ts/core";
+import { ANONYMOUS, isLevelEnabled, NoSuchObjectError } from "@attic-ts/core";
 import type { RequestHandler } from "../cli/http-host.ts";
 import { errorBody, toHttpError, type HttpError } from "../middleware/error-handler.ts";
 import { hostProblem } from "../middleware/restrict-host.ts";
@@ -36,7 +36,7 @@ export function withNarInfoFastLane(settings: HostSettings, app: RequestHandler)
       params === null ||
       req.headers.authorization !== undefined ||
       hostProblem(req.headers.host, allowedHosts) !== null ||
-      logger.isLevelEnabled?.("debug") !== false
+      isLevelEnabled(logger, "debug")
     ) {
       return app(req, res);
     }

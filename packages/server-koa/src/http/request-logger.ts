@@ -1,4 +1,4 @@
-import type { Logger, LogLevel } from "@attic-ts/core";
+import { isLevelEnabled, type Logger, type LogLevel } from "@attic-ts/core";
 
 /**
  * A request's logger: `parent.child(bindings)`, made when the first message that the parent's
@@ -36,12 +36,12 @@ export class RequestLogger implements Logger {
   }
 
   isLevelEnabled(level: LogLevel): boolean {
-    return (this.#child ?? this.parent).isLevelEnabled?.(level) ?? true;
+    return isLevelEnabled(this.#child ?? this.parent, level);
   }
 
   #write(level: LogLevel, obj: object | string, msg: string | undefined): void {
     // Once made, the child decides (pino fixes a child's level when it is created).
-    if (this.#child === undefined && this.parent.isLevelEnabled?.(level) === false) return;
+    if (this.#child === undefined && !isLevelEnabled(this.parent, level)) return;
     this.#bound()[level](obj, msg);
   }
 

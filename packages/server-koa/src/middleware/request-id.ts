@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Middleware } from "koa";
-import { ANONYMOUS, type Logger } from "@attic-ts/core";
+import { ANONYMOUS, isLevelEnabled, type Logger } from "@attic-ts/core";
 import type { AtticState } from "../http/host-context.ts";
 import { RequestLogger } from "../http/request-logger.ts";
 
@@ -18,7 +18,7 @@ export function requestId(logger: Logger): Middleware<AtticState> {
     ctx.state.reqId = reqId;
     ctx.state.log = log;
     ctx.state.principal = ANONYMOUS;
-    if (logger.isLevelEnabled?.("debug") !== false) {
+    if (isLevelEnabled(logger, "debug")) {
       const started = performance.now();
       ctx.res.once("close", () => {
         log.debug(
