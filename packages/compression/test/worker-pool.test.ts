@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { runScript } from "../../../test/helpers/child-script.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -157,19 +157,7 @@ describe("WorkerPool failures, abort, bounds and close", () => {
         `console.log("compressed", out.byteLength);\n`,
     );
     try {
-      const result = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: fileURLToPath(new URL("../../..", import.meta.url)) });
-        let stdout = "";
-        child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-        const timer = setTimeout(() => {
-          child.kill();
-          reject(new Error(`child did not exit: ${stdout}`));
-        }, 20_000);
-        child.on("close", (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout });
-        });
-      });
+      const result = await runScript(script);
       expect(result.stdout).toMatch(/^compressed \d+/);
       expect(result.code).toBe(0);
     } finally {

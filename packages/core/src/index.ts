@@ -22,6 +22,7 @@ export * from "./auth/permission-lookup.ts";
 export * from "./config/parse-config.ts";
 export * from "./util/semaphore.ts";
 export * from "./util/buffer-pool.ts";
+export * from "./util/slot-pool.ts";
 export * from "./util/for-each-concurrent.ts";
 export * from "./util/limited-body.ts";
 export * from "./services/cache-access.ts";

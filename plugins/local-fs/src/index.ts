@@ -5,6 +5,7 @@ import { LocalBlobStore } from "./local-blob-store.ts";
 export { localStorageConfigSchema } from "./config.ts";
 export type { LocalStorageConfig } from "./config.ts";
 export { LocalBlobStore } from "./local-blob-store.ts";
+export type { LocalBlobStoreOptions } from "./local-blob-store.ts";
 
 /** `[storage] type = "local"`: chunk files in a local directory, in Attic's sharded layout. */
 export const localFsPlugin = definePlugin({
@@ -16,6 +17,7 @@ export const localFsPlugin = definePlugin({
     container.registerInstance(BLOB_STORE, store);
     // Creating the directory, migrating the layout and writing VERSION are async: done on start.
     ctx.lifecycle.onStart(() => store.init());
+    ctx.lifecycle.onStop(() => store.close());
   },
 });
 

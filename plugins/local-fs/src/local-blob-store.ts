@@ -4,9 +4,10 @@ import type { FileHandle } from "node:fs/promises";
 import { addAbortSignal } from "node:stream";
 import { dirname, join, resolve } from "node:path";
 import { syncDirectory, writeStream } from "./file-io.ts";
-import { bufferStream, readWholeFile, SizeMismatch } from "./read-whole.ts";
+import { bufferStream, SizeMismatch } from "./whole-read.ts";
+import { ReaderThreads } from "./reader-threads.ts";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
-import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, RemoteFile } from "@attic-ts/core";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, ReadManyOptions, RemoteFile, SizedFile } from "@attic-ts/core";
 
 /** Attic's current local layout (PR #98): `{path}/{k[0]}/{k[0..2]}/{k}`. */
 const LAYOUT_VERSION = 1;
@@ -29,6 +30,14 @@ export const WHOLE_READ_LIMIT = 1024 * 1024;
  * this size per open stream.
  */
 const STREAM_READ_BYTES = 256 * 1024;
+
+/** Reader threads at most: two keep reading while one waits on a disk that is not cached. */
+const DEFAULT_READER_THREADS = 2;
+
+export interface LocalBlobStoreOptions {
+  /** Threads that read files of a known size whole (default 2); see `reader-threads.ts`. */
+  readerThreads?: number;
+}
 
 const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 
@@ -56,8 +65,12 @@ export class LocalBlobStore implements BlobStore {
   /** Absolute storage directory. */
   readonly root: string;
 
-  constructor(path: string) {
+  /** Where files read whole are read (see `reader-threads.ts`). */
+  readonly #readers: ReaderThreads;
+
+  constructor(path: string, options: LocalBlobStoreOptions = {}) {
     this.root = resolve(path);
+    this.#readers = new ReaderThreads({ threads: options.readerThreads ?? DEFAULT_READER_THREADS });
   }
 
   /** Creates the directory, migrates a layout-0 (flat) directory to layout 1, clears stale temp files. */
@@ -141,15 +154,7 @@ export class LocalBlobStore implements BlobStore {
     const path = this.#pathFor(key);
     if (expectedSize !== undefined && expectedSize <= WHOLE_READ_LIMIT) {
       if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) throw new Error(`Invalid expected size ${expectedSize}.`);
-      let data: Buffer;
-      try {
-        data = await readWholeFile(path, expectedSize);
-      } catch (err) {
-        if (errnoOf(err) === "ENOENT") throw new BlobNotFoundError(key, { cause: err });
-        throw storageError("read", path, err);
-      }
-      // Already in memory: the signal has nothing left to cancel but the handing over.
-      signal?.throwIfAborted();
+      const data = await this.#readWhole([{ key, path, size: expectedSize }], signal);
       return { kind: "stream", stream: bufferStream(data) };
     }
     let handle: FileHandle;
@@ -175,6 +180,34 @@ export class LocalBlobStore implements BlobStore {
     return { kind: "stream", stream };
   }
 
+  /** Reads the files on a reader thread, in one message each way, into `into` when it is shared memory. */
+  async readMany(files: readonly SizedFile[], options: ReadManyOptions = {}): Promise<Uint8Array> {
+    const { signal, into } = options;
+    signal?.throwIfAborted();
+    const paths = files.map(({ ref, size }) => {
+      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`Invalid file size ${size}.`);
+      const key = this.#keyOf(ref);
+      return { key, path: this.#pathFor(key), size };
+    });
+    return this.#readWhole(paths, signal, into);
+  }
+
+  async #readWhole(files: ReadonlyArray<{ key: string; path: string; size: number }>, signal: AbortSignal | undefined, into?: Uint8Array): Promise<Buffer> {
+    let data: Buffer;
+    try {
+      data = await this.#readers.read(files, signal, into);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const index = (err as { index?: number }).index ?? 0;
+      const file = files[index] ?? files[0]!;
+      if (errnoOf(err) === "ENOENT") throw new BlobNotFoundError(file.key, { cause: err });
+      throw storageError("read", file.path, err);
+    }
+    // Already in memory: the signal has nothing left to cancel but the handing over.
+    signal?.throwIfAborted();
+    return data;
+  }
+
   /**
    * Removes the file; a missing one is fine. Shard directories stay: removing an empty one
    * races with a concurrent put that has just created it for its rename, and there are at most
@@ -189,6 +222,11 @@ export class LocalBlobStore implements BlobStore {
     } catch (err) {
       if (errnoOf(err) !== "ENOENT") throw storageError("delete", path, err);
     }
+  }
+
+  /** Stops the reader threads; reads still running fail. */
+  async close(): Promise<void> {
+    await this.#readers.close();
   }
 
   /** Walks the shard directories; `VERSION`, the temp directory and misplaced files are skipped. */

@@ -17,6 +17,7 @@ import { TurnBatcher } from "../util/turn-batcher.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
 import { CacheAccess, requirePermission } from "./cache-access.ts";
 import { concatChunkStreams, openStream, ReadAheadPool } from "./concat-chunk-streams.ts";
+import { SlotPool } from "../util/slot-pool.ts";
 import { chunkPart, narPartSource } from "./nar-part-source.ts";
 import type { NarInfoAnswer, NarInfoCache } from "./narinfo-cache.ts";
 import { DEFAULT_PART_PAGE_SIZE, eachPart, type PartSource, type StoredPart } from "./part-pages.ts";
@@ -27,8 +28,12 @@ export interface Served<T> {
   isPublic: boolean;
 }
 
-/** A NAR body: streamed by the server, or a URL the client is redirected to. */
-export type NarBody = { kind: "stream"; stream: Readable } | { kind: "redirect"; url: string };
+/**
+ * A NAR body: streamed by the server, or a URL the client is redirected to. A consumer that
+ * knows when it is done with a piece of the stream (its socket write completed) may hand it to
+ * `release`, so the memory is reused; one that does not call it loses nothing but that reuse.
+ */
+export type NarBody = { kind: "stream"; stream: Readable; release?: (piece: Uint8Array) => void } | { kind: "redirect"; url: string };
 
 /**
  * Read-ahead of one multi-chunk NAR download, bytes of chunk files read ahead of the one being
@@ -45,6 +50,15 @@ export const NAR_READ_AHEAD_BYTES = 1024 * 1024;
  * 8 MiB here and 175–181 MiB with 2 MiB, at the same total throughput (BENCHMARKS.md).
  */
 export const NAR_READ_AHEAD_TOTAL_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Chunks of a download read together (with a store that has `readMany`), bytes: one request to
+ * the store and one socket write per group instead of per chunk. Also the size of the slots
+ * groups are read into (see `SlotPool`).
+ */
+export const NAR_GROUP_BYTES = 256 * 1024;
+/** Slots kept for reuse when no download holds them: 4 MiB. */
+export const NAR_FREE_SLOTS = 16;
 
 /**
  * Chunk rows a download reads from the database at once. A NAR with at most this many chunks
@@ -83,6 +97,7 @@ export class BinaryCacheService {
   readonly #signingKeys = new SigningKeyCache();
   readonly #signatures = new SignatureCache();
   readonly #readAhead = new ReadAheadPool(NAR_READ_AHEAD_TOTAL_BYTES);
+  readonly #slots = new SlotPool(NAR_GROUP_BYTES, NAR_FREE_SLOTS);
   /**
    * Narinfo lookups the narinfo cache could not answer, gathered per cache over one turn of
    * the event loop into one statement (a cold lookup was mostly per-query overhead: the
@@ -215,9 +230,10 @@ export class BinaryCacheService {
       readAheadBytes: NAR_READ_AHEAD_BYTES,
       pool: this.#readAhead,
       pageSize: NAR_CHUNK_PAGE,
+      slots: this.#slots,
       ...(signal ? { signal } : {}),
     });
-    return { body: { kind: "stream", stream }, isPublic: cache.isPublic };
+    return { body: { kind: "stream", stream, release: (piece) => stream.release(piece) }, isPublic: cache.isPublic };
   }
 
   /**

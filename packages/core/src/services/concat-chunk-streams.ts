@@ -5,6 +5,7 @@ import type { RemoteFile } from "../storage/remote-file.ts";
 import { StorageError } from "../errors.ts";
 import { DEFAULT_PART_PAGE_SIZE, PartPages, type PartSource, type StoredPart } from "./part-pages.ts";
 import type { ReadAheadPool } from "./read-ahead-pool.ts";
+import type { SlotPool } from "../util/slot-pool.ts";
 
 export { ReadAheadPool } from "./read-ahead-pool.ts";
 export type { PartSource, StoredPart } from "./part-pages.ts";
@@ -23,23 +24,50 @@ export async function openStream(store: BlobStore, ref: RemoteFile, signal?: Abo
 export interface ConcatOptions {
   /**
    * Bytes of files opened ahead of the one being sent, summed over their known sizes: the
-   * read-ahead memory of one download. The next file is opened whatever its size (a backend
-   * streams big files, so opening one costs little).
+   * read-ahead memory of one download. The next file (or group) is opened whatever its size
+   * (a backend streams big files, so opening one costs little).
    */
   readAheadBytes: number;
   /** Where the read-ahead beyond the first file ahead is taken from, when shared. */
   pool?: ReadAheadPool;
-  /** Files opened ahead at most, whatever their sizes (bounds descriptors per download). */
+  /** Opens (a file, or a group read together) ahead at most, whatever their sizes. */
   maxFilesAhead?: number;
   /** Cancels the download: opening stops and every opened file is closed. */
   signal?: AbortSignal;
   /** Parts described per page of a `PartSource` (default 512); an array is one page. */
   pageSize?: number;
+  /**
+   * With a store that has `readMany`: consecutive files of known size are read together up to
+   * this many bytes (default 256 KiB, or the slot size of `slots`), and each group is sent as
+   * one piece.
+   */
+  groupBytes?: number;
+  /**
+   * Where groups are read into. A consumer that knows when it is done with a piece hands it
+   * back with the stream's `release`, and its slot is reused (see `SlotPool`).
+   */
+  slots?: SlotPool;
+}
+
+/** The result of `concatChunkStreams`. */
+export interface ConcatenatedStream extends Readable {
+  /**
+   * Hands back a piece this stream pushed, once nothing reads it any more (its socket write
+   * has completed), so its memory is reused. Optional for consumers; pieces not handed back
+   * are collected as usual. Any other bytes are ignored.
+   */
+  release(piece: Uint8Array): void;
 }
 
 /** What a part of unknown size counts for in the read-ahead budget, bytes. */
 const UNKNOWN_SIZE_COST = 64 * 1024;
 const DEFAULT_MAX_FILES_AHEAD = 64;
+/**
+ * Why 256 KiB: a group is one read request and one socket write, so bigger groups cost the main
+ * thread less per byte (one message per 64 KiB chunk held a download at half the rate), while
+ * a download's read-ahead (1 MiB) still holds several groups in flight.
+ */
+export const DEFAULT_GROUP_BYTES = 256 * 1024;
 
 /**
  * Stored files concatenated in order (Attic's `merge_chunks`), with a read-ahead bounded by
@@ -49,21 +77,35 @@ const DEFAULT_MAX_FILES_AHEAD = 64;
  * stream error, never as a clean end, so a client can't mistake a truncated NAR for a
  * complete one.
  */
-export function concatChunkStreams(store: BlobStore, parts: readonly StoredPart[] | PartSource, options: ConcatOptions): Readable {
+export function concatChunkStreams(store: BlobStore, parts: readonly StoredPart[] | PartSource, options: ConcatOptions): ConcatenatedStream {
   return new ConcatStream(store, parts, options);
 }
 
-/** What a part counts for in the read-ahead budget, bytes. */
-function costOf(part: StoredPart): number {
-  return part.size === undefined || part.size === null ? UNKNOWN_SIZE_COST : part.size;
+/** The recorded size of a part, or null when unknown. */
+function sizeOf(part: StoredPart): number | null {
+  return part.size === undefined || part.size === null ? null : part.size;
 }
 
-class ConcatStream extends Readable {
+/** Parts `start` to `end - 1`, opened as one file or read as one group. */
+interface Unit {
+  start: number;
+  end: number;
+  /** Bytes recorded for its parts; null when a part's size is unknown. */
+  size: number | null;
+  /** What it counts for in the read-ahead budget, bytes. */
+  cost: number;
+  /** A file's stream, or a group's bytes. */
+  opened: Promise<Readable | Uint8Array>;
+}
+
+class ConcatStream extends Readable implements ConcatenatedStream {
   readonly #store: BlobStore;
   /** The part list, a page or two of it at a time. */
   readonly #parts: PartPages;
   readonly #budget: number;
   readonly #maxAhead: number;
+  /** 0 when the store cannot read groups. */
+  readonly #groupBytes: number;
   readonly #signal: AbortSignal | undefined;
   /**
    * What the opens get: aborted with the caller's signal and when this stream is destroyed,
@@ -74,25 +116,28 @@ class ConcatStream extends Readable {
   readonly #pool: ReadAheadPool | undefined;
   /** Bytes taken from `#pool`, given back as parts are sent and on destroy. */
   #taken = 0;
-  /** Opens in flight or done, by index; entries are removed once sent. */
-  readonly #opened = new Map<number, Promise<Readable>>();
-  /** Next index to open. */
+  /** Units opened and not yet sent, in order; the first one is being sent (or awaited). */
+  readonly #units: Unit[] = [];
+  /** Next part index to open. */
   #next = 0;
-  /** Index of the part being sent. */
-  #current = 0;
-  /** Budget used by parts opened ahead of `#current`, bytes. */
+  /** Budget used by the units after the first, bytes. */
   #aheadBytes = 0;
-  /** The part being sent, once open. */
+  /** The unit being sent, once open: a file's stream ... */
   #stream: Readable | undefined;
-  /** Bytes of the current part sent so far. */
-  #partBytes = 0;
-  /** Waiting for the current part's open. */
+  /** ... or a group's bytes, to be pushed. */
+  #bytes: Uint8Array | undefined;
+  readonly #slots: SlotPool | undefined;
+  /** Bytes of the current unit sent so far. */
+  #unitBytes = 0;
+  /** Waiting for the current unit's open. */
   #opening = false;
   /** The consumer asked for data and `push` has not said stop since. */
   #wanted = false;
   readonly #onAbort = () => this.destroy(this.#signal?.reason as Error);
   readonly #onReadable = () => this.#pump();
-  readonly #onEnd = () => this.#partDone();
+  readonly #onEnd = () => {
+    if (this.#unitDone()) this.#pump();
+  };
   readonly #onError = (err: Error) => this.destroy(err);
 
   constructor(store: BlobStore, parts: readonly StoredPart[] | PartSource, options: ConcatOptions) {
@@ -106,6 +151,9 @@ class ConcatStream extends Readable {
     });
     this.#budget = options.readAheadBytes;
     this.#maxAhead = options.maxFilesAhead ?? DEFAULT_MAX_FILES_AHEAD;
+    this.#slots = options.slots;
+    const groupBytes = options.slots ? Math.min(options.slots.slotBytes, options.groupBytes ?? Infinity) : (options.groupBytes ?? DEFAULT_GROUP_BYTES);
+    this.#groupBytes = store.readMany ? Math.max(0, groupBytes) : 0;
     this.#signal = options.signal;
     this.#pool = options.pool;
     // Every file open ahead (up to maxAhead + 2 with the current one) listens on it until it
@@ -118,42 +166,67 @@ class ConcatStream extends Readable {
     }
   }
 
-  /** What part `index` counts for; only asked of parts that are loaded. */
-  #cost(index: number): number {
-    return costOf(this.#parts.at(index)!);
-  }
-
-  /** Opens parts ahead while the byte budget allows (and always the next one). */
+  /** Opens units ahead while the byte budget allows (and always the next one). */
   #fill(): void {
     const parts = this.#parts;
     while (this.#next < parts.count && !this.destroyed) {
-      // 0 opens the current part, 1 the next one (always allowed), more need budget.
-      const ahead = this.#next - this.#current;
+      // 0 opens the current unit, 1 the next one (always allowed), more need budget.
+      const ahead = this.#units.length;
       if (ahead > this.#maxAhead) break;
       // Not loaded yet: its page is on the way, and `#pump` runs again when it is there.
       const part = parts.at(this.#next);
       if (part === undefined) break;
-      const cost = costOf(part);
+      const size = sizeOf(part);
+      const cost = size ?? UNKNOWN_SIZE_COST;
+      let room = Infinity;
       if (ahead > 1) {
-        if (this.#aheadBytes + cost > this.#budget) break;
-        if (this.#pool) {
-          if (!this.#pool.tryTake(cost)) break;
-          this.#taken += cost;
-        }
+        room = Math.min(this.#budget - this.#aheadBytes, this.#pool ? this.#pool.free : Infinity);
+        if (cost > room) break;
       }
-      if (ahead >= 1) this.#aheadBytes += cost;
-      const size = part.size === null ? undefined : part.size;
-      const p = openStream(this.#store, part.ref, this.#opens.signal, size);
-      p.then(
-        // A stream opened ahead has no reader yet: an 'error' on it (the abort signal, a read
-        // failure) with no listener would crash the process. It is not lost: the stream is
-        // `errored`, which `#attach` checks when its turn comes.
-        (stream) => stream.on("error", () => {}),
+      const unit = size !== null && this.#groupBytes > 0 && size <= this.#groupBytes ? this.#group(this.#next, size, Math.min(room, this.#groupBytes)) : this.#single(this.#next, part, size, cost);
+      if (ahead > 1 && this.#pool) {
+        this.#pool.tryTake(unit.cost);
+        this.#taken += unit.cost;
+      }
+      if (ahead >= 1) this.#aheadBytes += unit.cost;
+      // A unit opened ahead has no reader yet: an 'error' on its stream (the abort signal, a
+      // read failure) with no listener would crash the process. It is not lost: the stream is
+      // `errored`, which `#attach` checks when its turn comes.
+      unit.opened.then(
+        (body) => {
+          if (!(body instanceof Uint8Array)) body.on("error", () => {});
+        },
         () => {}, // observed when its turn comes; avoids an unhandled rejection meanwhile
       );
-      this.#opened.set(this.#next, p);
-      this.#next++;
+      this.#units.push(unit);
+      this.#next = unit.end;
     }
+  }
+
+  #single(start: number, part: StoredPart, size: number | null, cost: number): Unit {
+    const opened = openStream(this.#store, part.ref, this.#opens.signal, size ?? undefined);
+    return { start, end: start + 1, size, cost, opened };
+  }
+
+  /** Parts from `start` while their sizes are known and their sum stays within `limit`. */
+  #group(start: number, firstSize: number, limit: number): Unit {
+    const files = [{ ref: this.#parts.at(start)!.ref, size: firstSize }];
+    let total = firstSize;
+    let end = start + 1;
+    for (; end < this.#parts.count; end++) {
+      const part = this.#parts.at(end);
+      const size = part === undefined ? null : sizeOf(part);
+      if (size === null || total + size > limit) break;
+      files.push({ ref: part!.ref, size });
+      total += size;
+    }
+    const into = this.#slots?.take();
+    const opened = this.#store.readMany!(files, { signal: this.#opens.signal, ...(into ? { into } : {}) });
+    return { start, end, size: total, cost: total, opened };
+  }
+
+  release(piece: Uint8Array): void {
+    this.#slots?.give(piece);
   }
 
   override _read(): void {
@@ -161,24 +234,32 @@ class ConcatStream extends Readable {
     this.#pump();
   }
 
-  /** Moves bytes from the current part to the consumer until it says stop or must wait. */
+  /** Moves bytes from the current unit to the consumer until it says stop or must wait. */
   #pump(): void {
     while (this.#wanted && !this.destroyed) {
+      const bytes = this.#bytes;
+      if (bytes) {
+        this.#unitBytes = bytes.byteLength;
+        // A group of another length is not sent at all; `#unitDone` fails the stream.
+        if (bytes.byteLength === this.#units[0]!.size && bytes.byteLength > 0 && !this.push(bytes)) this.#wanted = false;
+        if (!this.#unitDone()) return;
+        continue;
+      }
       const stream = this.#stream;
       if (!stream) {
         if (this.#opening) return;
-        if (this.#current >= this.#parts.count) {
-          this.push(null);
-          return;
-        }
         this.#fill();
-        const opened = this.#opened.get(this.#current);
-        if (opened === undefined) return; // its page is loading; `#pump` runs again then
+        const unit = this.#units[0];
+        if (unit === undefined) {
+          if (this.#next >= this.#parts.count) this.push(null);
+          return; // otherwise its page is loading; `#pump` runs again then
+        }
         this.#opening = true;
-        opened.then(
-          (s) => {
+        unit.opened.then(
+          (body) => {
             this.#opening = false;
-            this.#attach(s);
+            if (body instanceof Uint8Array) this.#attachBytes(body);
+            else this.#attach(body);
           },
           (err: Error) => this.destroy(err),
         );
@@ -186,9 +267,18 @@ class ConcatStream extends Readable {
       }
       const piece = stream.read() as Buffer | null;
       if (piece === null) return; // 'readable' or 'end' follows
-      this.#partBytes += piece.length;
+      this.#unitBytes += piece.length;
       if (!this.push(piece)) this.#wanted = false;
     }
+  }
+
+  #attachBytes(bytes: Uint8Array): void {
+    if (this.destroyed) {
+      this.#slots?.give(bytes);
+      return;
+    }
+    this.#bytes = bytes;
+    this.#pump();
   }
 
   #attach(stream: Readable): void {
@@ -213,41 +303,45 @@ class ConcatStream extends Readable {
     stream.off("error", this.#onError);
   }
 
-  #partDone(): void {
+  /** Moves on past the unit just sent; false when that failed the stream (or it is destroyed). */
+  #unitDone(): boolean {
     const stream = this.#stream;
-    if (!stream) return; // destroyed meanwhile
-    this.#detach(stream);
-    this.#stream = undefined;
+    if (stream) {
+      this.#detach(stream);
+      this.#stream = undefined;
+    } else if (this.#bytes) {
+      this.#bytes = undefined;
+    } else {
+      return false; // destroyed meanwhile
+    }
     // Whatever the backend did with the size hint: a file that turned out shorter or longer
     // than its row says (truncated while streamed, a backend that ignores the hint) fails the
     // download instead of serving other bytes.
-    const size = this.#parts.at(this.#current)!.size;
-    const sent = this.#partBytes;
-    this.#partBytes = 0;
-    if (size !== undefined && size !== null && sent !== size) {
-      this.destroy(new StorageError(`stored file ${this.#current} of the NAR has ${sent} bytes, ${size} were recorded`));
-      return;
+    const unit = this.#units.shift()!;
+    const sent = this.#unitBytes;
+    this.#unitBytes = 0;
+    if (unit.size !== null && sent !== unit.size) {
+      const which = unit.end - unit.start === 1 ? `stored file ${unit.start} of the NAR has` : `stored files ${unit.start}-${unit.end - 1} of the NAR have`;
+      this.destroy(new StorageError(`${which} ${sent} bytes, ${unit.size} were recorded`));
+      return false;
     }
-    this.#opened.delete(this.#current);
-    this.#current++;
-    this.#parts.release(this.#current);
-    if (this.#current < this.#next) {
-      const cost = this.#cost(this.#current);
-      this.#aheadBytes -= cost;
+    this.#parts.release(unit.end);
+    const current = this.#units[0];
+    if (current !== undefined) {
+      this.#aheadBytes -= current.cost;
       this.#giveBack();
     }
     this.#fill();
-    this.#pump();
+    return true;
   }
 
   /**
-   * Returns pool bytes beyond what the parts still ahead hold. The first part ahead is never
-   * taken from the pool, so the pool's share is `#aheadBytes` less that part's cost.
+   * Returns pool bytes beyond what the units still ahead hold. The first unit ahead is never
+   * taken from the pool, so the pool's share is `#aheadBytes` less that unit's cost.
    */
   #giveBack(): void {
     if (!this.#pool) return;
-    const first = this.#current + 1 < this.#next ? this.#cost(this.#current + 1) : 0;
-    const keep = Math.max(0, this.#aheadBytes - first);
+    const keep = Math.max(0, this.#aheadBytes - (this.#units[1]?.cost ?? 0));
     if (this.#taken > keep) {
       this.#pool.give(this.#taken - keep);
       this.#taken = keep;
@@ -267,10 +361,17 @@ class ConcatStream extends Readable {
       stream.destroy();
     }
     this.#stream = undefined;
-    // Close whatever was opened ahead and not consumed.
-    for (let i = this.#current; i < this.#next; i++) {
-      this.#opened.get(i)?.then((s) => s.destroy(), () => {});
-      this.#opened.delete(i);
+    this.#bytes = undefined;
+    // Close whatever was opened ahead and not consumed. A group's slot is reused only once its
+    // read has answered: after an abort a reader may still be writing into it.
+    for (const unit of this.#units.splice(0)) {
+      unit.opened.then(
+        (body) => {
+          if (body instanceof Uint8Array) this.#slots?.give(body);
+          else body.destroy();
+        },
+        () => {},
+      );
     }
     this.#next = this.#parts.count;
     callback(err);

@@ -33,6 +33,24 @@ export interface OpenOptions extends IoOptions {
   expectedSize?: number;
 }
 
+/** A stored file and the size recorded when it was written (a chunk row's `fileSize`). */
+export interface SizedFile {
+  ref: RemoteFile;
+  /** Bytes. */
+  size: number;
+}
+
+export interface ReadManyOptions extends IoOptions {
+  /**
+   * Where the caller would like the bytes: room for at least the sizes summed. A backend may
+   * read into it (the answer is then a view of its start) or answer other memory. Once the
+   * call settles the backend no longer touches it, except after an abort, when a read still
+   * running may finish into it. Reader threads can only fill shared memory, so pass a view of a
+   * SharedArrayBuffer for it to be used by local-fs.
+   */
+  into?: Uint8Array;
+}
+
 /** What `removeLeftovers` removed. */
 export interface LeftoverResult {
   files: number;
@@ -71,6 +89,17 @@ export interface BlobStore {
    * `StorageError` when the backend fails: the two are never confused.
    */
   open(ref: RemoteFile, options?: OpenOptions): Promise<Download>;
+
+  /**
+   * Optional: reads several small stored files and answers their bytes concatenated in order.
+   * A backend implements it when one call for many files costs less than an `open` each
+   * (local-fs: one message to a reader thread instead of two thread-pool round trips per
+   * file); NAR downloads then read their chunks a group at a time. The caller keeps the total
+   * small (a download's read-ahead). Throws `BlobNotFoundError` when a file is absent, and
+   * `StorageError` when one holds more or fewer bytes than its `size`, or the backend fails;
+   * an abort rejects with the signal's reason.
+   */
+  readMany?(files: readonly SizedFile[], options?: ReadManyOptions): Promise<Uint8Array>;
 
   /** Deletes a file. Deleting a missing file succeeds (idempotent). */
   delete(ref: RemoteFile, options?: IoOptions): Promise<void>;

@@ -422,6 +422,80 @@ export function describeBlobStoreConformance(name: string, options: BlobStoreCon
       });
     });
 
+    /** The sha256 (hex) of the bytes concatenated. */
+    const sha256Of = (parts: readonly Uint8Array[]): string => {
+      const hash = createHash("sha256");
+      for (const part of parts) hash.update(part);
+      return hash.digest("hex");
+    };
+
+    it("readMany answers the files' bytes concatenated in order", async (context) => {
+      if (!store.readMany) return context.skip("readMany is not implemented");
+      const sizes = [0, 1, 65_536, 100_003, 7];
+      const files = [];
+      const expected: Uint8Array[] = [];
+      for (const [i, size] of sizes.entries()) {
+        const bytes = new ByteSource(100 + i).next(size);
+        files.push({ ref: await store.put(newKey(), (async function* () { yield bytes; })()), size });
+        expected.push(bytes);
+      }
+      const all = await store.readMany(files);
+      expect(all.byteLength).toBe(sizes.reduce((a, b) => a + b, 0));
+      expect(sha256Of([all])).toBe(sha256Of(expected));
+      // The same file twice, and a single file.
+      const twice = await store.readMany([files[2]!, files[2]!]);
+      expect(sha256Of([twice])).toBe(sha256Of([expected[2]!, expected[2]!]));
+      expect(sha256Of([await store.readMany([files[3]!])])).toBe(sha256Of([expected[3]!]));
+      expect((await store.readMany([])).byteLength).toBe(0);
+    });
+
+    it("readMany given memory to read into answers the right bytes, at its start when it uses it", async (context) => {
+      if (!store.readMany) return context.skip("readMany is not implemented");
+      const a = new ByteSource(120).next(70_000);
+      const b = new ByteSource(121).next(3);
+      const files = [
+        { ref: await store.put(newKey(), (async function* () { yield a; })()), size: a.byteLength },
+        { ref: await store.put(newKey(), (async function* () { yield b; })()), size: b.byteLength },
+      ];
+      for (const memory of [new SharedArrayBuffer(80_000), new ArrayBuffer(80_000)]) {
+        const into = new Uint8Array(memory, 16, 70_100);
+        const answer = await store.readMany(files, { into });
+        expect(sha256Of([answer])).toBe(sha256Of([a, b]));
+        if (answer.buffer === memory) expect(answer.byteOffset).toBe(16);
+      }
+    });
+
+    it("readMany of a missing file throws BlobNotFound", async (context) => {
+      if (!store.readMany) return context.skip("readMany is not implemented");
+      const { ref } = await putGenerated(newKey(), 122, 1000);
+      const err = await rejectionOf(store.readMany([{ ref, size: 1000 }, { ref: store.refFor(newKey()), size: 10 }]));
+      expect((err as { code?: unknown }).code).toBe("BlobNotFound");
+    });
+
+    it("readMany fails, not as BlobNotFound, when a file holds more or fewer bytes than its size", async (context) => {
+      if (!store.readMany) return context.skip("readMany is not implemented");
+      const { ref } = await putGenerated(newKey(), 123, 5000);
+      const { ref: other } = await putGenerated(newKey(), 124, 10);
+      for (const size of [4999, 5001, 0]) {
+        await withoutUnhandledErrors(async () => {
+          const err = await rejectionOf(store.readMany!([{ ref: other, size: 10 }, { ref, size }]));
+          expect(err).toBeInstanceOf(Error);
+          expect((err as { code?: unknown }).code).not.toBe("BlobNotFound");
+        });
+      }
+    });
+
+    it("readMany with an already aborted signal rejects", async (context) => {
+      if (!store.readMany) return context.skip("readMany is not implemented");
+      const { ref } = await putGenerated(newKey(), 125, 10_000);
+      const controller = new AbortController();
+      controller.abort(new Error("conformance: aborted before readMany"));
+      await withoutUnhandledErrors(async () => {
+        const err = await rejectionOf(store.readMany!([{ ref, size: 10_000 }], { signal: controller.signal }));
+        expect(err).toBeInstanceOf(Error);
+      });
+    });
+
     it("list() yields stored keys with their sizes", async (context) => {
       if (!store.capabilities.list || !store.list) return context.skip("capabilities.list is false");
       const a = newKey();

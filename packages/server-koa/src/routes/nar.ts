@@ -3,6 +3,7 @@ import { disconnectSignal } from "../http/disconnect-signal.ts";
 import type { AtticState, HostSettings } from "../http/host-context.ts";
 import { NAR_MIME } from "../http/mime.ts";
 import { sendEmpty } from "../http/send.ts";
+import { sendReleasing } from "../http/send-releasing.ts";
 import { markVisibility } from "../http/visibility.ts";
 
 /**
@@ -27,6 +28,20 @@ export function registerNar(router: Router<AtticState>, settings: HostSettings):
       body.stream.destroy();
       return;
     }
-    ctx.body = body.stream;
+    if (body.release === undefined) {
+      ctx.body = body.stream;
+      return;
+    }
+    // Written here rather than piped by Koa, so each piece goes back to the engine's buffers
+    // once sent (see sendReleasing).
+    ctx.respond = false;
+    try {
+      await sendReleasing(ctx.res, body.stream, body.release);
+    } catch (err) {
+      // Failed before its first byte (the first chunk file is gone): nothing went out yet, so
+      // Koa sends the error handler's JSON answer after all.
+      if (!ctx.res.headersSent) ctx.respond = true;
+      throw err;
+    }
   });
 }
