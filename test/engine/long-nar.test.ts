@@ -6,14 +6,16 @@ import { collect, pseudoRandomBytes, slices } from "../helpers/data.ts";
 import { createCache, ROOT, servedNarBytes, startTestEngine, TEST_MATRIX, type TestEngine } from "../helpers/engine.ts";
 
 // A NAR of more than two pages of chunks: downloads read its chunk list from the database a
-// page at a time while they stream (NAR_CHUNK_PAGE rows), instead of all of it up front.
-const tiny = { "nar-size-threshold": 1, "min-size": 256, "avg-size": 1024, "max-size": 8192 };
+// page at a time while they stream (NAR_CHUNK_PAGE rows), instead of all of it up front. A
+// page of 4 KiB chunks holds about 2 MiB, more than a download reads ahead (about 1.3 MiB, in
+// groups of chunks on local storage), so after the first piece the last page is still unread.
+const tiny = { "nar-size-threshold": 1, "min-size": 1024, "avg-size": 4096, "max-size": 16384 };
 
 let path: string;
 const decoder = new NativeCompressor({ workers: 1 });
 
 beforeAll(async () => {
-  path = await addFiles("long-nar", { "blob.bin": pseudoRandomBytes(11, 1_600_000) });
+  path = await addFiles("long-nar", { "blob.bin": pseudoRandomBytes(11, 6_500_000) });
 });
 
 afterAll(async () => {
