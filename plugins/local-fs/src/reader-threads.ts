@@ -5,11 +5,12 @@ import { SizeMismatch } from "./whole-read.ts";
 
 /**
  * Why small files are read on threads of our own: a NAR download is thousands of ~64 KiB chunk
- * files in a row, and reading each through libuv's pool (open, then read: two pool round trips,
- * each a wake-up of the main thread, and a stream per file) held atticd at a quarter of
- * nginx's rate. A reader thread reads a group of files (open, read, close each) into shared
- * memory the caller gives (a download's reused slot) and answers with one message, so the main
- * thread handles one wake-up per group and allocates nothing (BENCHMARKS.md, thirteenth pass).
+ * files in a row. Through libuv's pool each one is two round trips (open, then read) into a
+ * fresh buffer, and fresh buffers were what held downloads at a quarter of nginx's rate: V8
+ * ran a full collection for every 64 MiB of them. A reader thread reads a group of files (open,
+ * read, close each) into shared memory the caller gives, a download's reused slot, and answers
+ * with one message, so the main thread handles one wake-up per group and allocates nothing
+ * (BENCHMARKS.md, thirteenth pass).
  */
 
 /** The worker script, beside the compiled module or under `../src/` (tsc does not copy `.mjs`). */

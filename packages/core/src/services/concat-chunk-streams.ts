@@ -63,9 +63,10 @@ export interface ConcatenatedStream extends Readable {
 const UNKNOWN_SIZE_COST = 64 * 1024;
 const DEFAULT_MAX_FILES_AHEAD = 64;
 /**
- * Why 256 KiB: a group is one read request and one socket write, so bigger groups cost the main
- * thread less per byte (one message per 64 KiB chunk held a download at half the rate), while
- * a download's read-ahead (1 MiB) still holds several groups in flight.
+ * Why 256 KiB: a group is one read request and one socket write, and it holds any chunk of
+ * Attic's template (at most 256 KiB). 128 KiB groups left the largest chunks to fresh buffers
+ * and were slower; 512 KiB ones held more memory with 32 downloads at once, and a download's
+ * read-ahead (1 MiB) holds fewer of them (BENCHMARKS.md, thirteenth pass).
  */
 export const DEFAULT_GROUP_BYTES = 256 * 1024;
 

@@ -42,5 +42,7 @@ export async function sendReleasing(res: ServerResponse, stream: Readable, relea
     throw err;
   }
   if (res.destroyed) throw clientGone();
-  await new Promise<void>((resolve) => res.end(resolve));
+  // Not awaited: a connection that dies before the last bytes are flushed never emits
+  // 'finish', and the request would then never end (the host waits for running requests).
+  res.end();
 }
