@@ -183,6 +183,9 @@ class ConcatStream extends Readable implements ConcatenatedStream {
       if (ahead > 1) {
         room = Math.min(this.#budget - this.#aheadBytes, this.#pool ? this.#pool.free : Infinity);
         if (cost > room) break;
+        // A group waits for room for half a slot at least: groups cut to whatever the last one
+        // freed shrink, and each group is a reader wake-up and a socket write.
+        if (this.#groupBytes > 0 && size !== null && size <= this.#groupBytes && room < this.#groupBytes / 2) break;
       }
       const unit = size !== null && this.#groupBytes > 0 && size <= this.#groupBytes ? this.#group(this.#next, size, Math.min(room, this.#groupBytes)) : this.#single(this.#next, part, size, cost);
       if (ahead > 1 && this.#pool) {

@@ -132,6 +132,22 @@ describe("concatChunkStreams with a store that reads groups", () => {
     expect(slots.freeSlots).toBe(seen.size);
   });
 
+  it("starts a group ahead only with room for half a slot, so groups do not shrink to slivers", async () => {
+    const { store, parts, expected } = await grouping(Array.from({ length: 100 }, () => 1000));
+    const slots = new SlotPool(8000, 8);
+    // The budget takes one 8-file group beyond the first one ahead, and 2,000 bytes more.
+    const stream = concatChunkStreams(store, parts, { readAheadBytes: 10_000, slots });
+    const out: Buffer[] = [];
+    for await (const piece of stream) {
+      out.push(Buffer.from(piece as Buffer));
+      stream.release(piece as Buffer);
+      await settle();
+    }
+    expect(Buffer.concat(out).equals(expected)).toBe(true);
+    const sizes = store.groups.map((group) => group.length);
+    for (const size of sizes.slice(0, -1)) expect(size).toBeGreaterThanOrEqual(4);
+  });
+
   it("serves the right bytes to a consumer that never hands pieces back", async () => {
     const { store, parts, expected } = await grouping(Array.from({ length: 30 }, () => 2500));
     const slots = new SlotPool(8000, 8);
