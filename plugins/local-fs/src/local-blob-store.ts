@@ -198,10 +198,10 @@ export class LocalBlobStore implements BlobStore {
       data = await this.#readers.read(files, signal, into);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      const index = (err as { index?: number }).index ?? 0;
-      const file = files[index] ?? files[0]!;
-      if (errnoOf(err) === "ENOENT") throw new BlobNotFoundError(file.key, { cause: err });
-      throw storageError("read", file.path, err);
+      // The file the reader names; a failure of the threads themselves names none.
+      const file = files[(err as { index?: number }).index ?? 0];
+      if (file !== undefined && errnoOf(err) === "ENOENT") throw new BlobNotFoundError(file.key, { cause: err });
+      throw storageError("read", file?.path ?? this.root, err);
     }
     // Already in memory: the signal has nothing left to cancel but the handing over.
     signal?.throwIfAborted();

@@ -203,8 +203,8 @@ export class ReaderThreads {
     for (const answer of answers) {
       const pending = this.#pending.get(answer.id);
       if (pending === undefined) continue; // aborted meanwhile
-      const index = answer.index ?? 0;
-      if (answer.index === undefined) this.#settle(answer.id, pending, undefined, Buffer.from(pending.target, pending.offset, pending.total));
+      const { index } = answer;
+      if (index === undefined) this.#settle(answer.id, pending, undefined, Buffer.from(pending.target, pending.offset, pending.total));
       else if (answer.found !== undefined) this.#settle(answer.id, pending, new GroupSizeMismatch(pending.files[index]!.size, answer.found, index));
       else this.#settle(answer.id, pending, new ReadFailure(answer.code ?? "EIO", answer.message ?? "read failed", index));
     }

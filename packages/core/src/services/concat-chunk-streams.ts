@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { Readable } from "node:stream";
-import type { BlobStore } from "../storage/blob-store.ts";
+import type { BlobStore, SizedFile } from "../storage/blob-store.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 import { StorageError } from "../errors.ts";
 import { DEFAULT_PART_PAGE_SIZE, PartPages, type PartSource, type StoredPart } from "./part-pages.ts";
@@ -179,15 +179,16 @@ class ConcatStream extends Readable implements ConcatenatedStream {
       if (part === undefined) break;
       const size = sizeOf(part);
       const cost = size ?? UNKNOWN_SIZE_COST;
+      const groupable = size !== null && size <= this.#groupBytes && this.#groupBytes > 0;
       let room = Infinity;
       if (ahead > 1) {
         room = Math.min(this.#budget - this.#aheadBytes, this.#pool ? this.#pool.free : Infinity);
         if (cost > room) break;
         // A group waits for room for half a slot at least: groups cut to whatever the last one
         // freed shrink, and each group is a reader wake-up and a socket write.
-        if (this.#groupBytes > 0 && size !== null && size <= this.#groupBytes && room < this.#groupBytes / 2) break;
+        if (groupable && room < this.#groupBytes / 2) break;
       }
-      const unit = size !== null && this.#groupBytes > 0 && size <= this.#groupBytes ? this.#group(this.#next, size, Math.min(room, this.#groupBytes)) : this.#single(this.#next, part, size, cost);
+      const unit = groupable ? this.#group(this.#next, Math.min(room, this.#groupBytes)) : this.#single(this.#next, part, size, cost);
       if (ahead > 1 && this.#pool) {
         this.#pool.tryTake(unit.cost);
         this.#taken += unit.cost;
@@ -212,11 +213,14 @@ class ConcatStream extends Readable implements ConcatenatedStream {
     return { start, end: start + 1, size, cost, opened };
   }
 
-  /** Parts from `start` while their sizes are known and their sum stays within `limit`. */
-  #group(start: number, firstSize: number, limit: number): Unit {
-    const files = [{ ref: this.#parts.at(start)!.ref, size: firstSize }];
-    let total = firstSize;
-    let end = start + 1;
+  /**
+   * Parts from `start` while their sizes are known and their sum stays within `limit`; the
+   * first one always fits (`#fill` checked its size against the room and the group size).
+   */
+  #group(start: number, limit: number): Unit {
+    const files: SizedFile[] = [];
+    let total = 0;
+    let end = start;
     for (; end < this.#parts.count; end++) {
       const part = this.#parts.at(end);
       const size = part === undefined ? null : sizeOf(part);

@@ -7,18 +7,8 @@ import type { RemoteFile } from "../../src/storage/remote-file.ts";
 import { StorageError } from "../../src/errors.ts";
 import { SlotPool } from "../../src/util/slot-pool.ts";
 import { asyncOf } from "../../src/util/async-of.ts";
-
-async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const piece of stream) out.push(Buffer.from(piece as Uint8Array));
-  return Buffer.concat(out);
-}
-
-const bytesOf = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
-
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+import { collect } from "../../../../test/helpers/data.ts";
+import { bytesOf, settle, errorOf } from "./stream-helpers.ts";
 
 /** A store that reads groups itself (into the caller's memory when given), and records each call. */
 class GroupingStore implements BlobStore {
@@ -60,7 +50,7 @@ class GroupingStore implements BlobStore {
     for (const file of files) {
       const download = await this.inner.open(file.ref);
       if (download.kind !== "stream") throw new Error("expected a stream");
-      const bytes = await readAll(download.stream);
+      const bytes = await collect(download.stream);
       if (bytes.length !== file.size) throw new StorageError(`a file holds ${bytes.length} bytes, not ${file.size}`);
       parts.push(bytes);
     }
@@ -92,7 +82,7 @@ describe("concatChunkStreams with a store that reads groups", () => {
   it("reads consecutive small files as groups within groupBytes, in order", async () => {
     const sizes = Array.from({ length: 60 }, (_, i) => 1000 + ((i * 337) % 3000));
     const { store, parts, expected } = await grouping(sizes);
-    const out = await readAll(concatChunkStreams(store, parts, { readAheadBytes: 40_000, groupBytes: 10_000 }));
+    const out = await collect(concatChunkStreams(store, parts, { readAheadBytes: 40_000, groupBytes: 10_000 }));
     expect(out.equals(expected)).toBe(true);
     expect(store.opens).toEqual([]);
     // Every file once, in order, and no group over the limit.
@@ -104,7 +94,7 @@ describe("concatChunkStreams with a store that reads groups", () => {
   it("opens files of unknown size or above groupBytes one at a time, grouping the rest", async () => {
     const sizes = [100, 200, null, 300, 50_000, 400, 500];
     const { store, parts, expected } = await grouping(sizes);
-    const out = await readAll(concatChunkStreams(store, parts, { readAheadBytes: 100_000, groupBytes: 10_000 }));
+    const out = await collect(concatChunkStreams(store, parts, { readAheadBytes: 100_000, groupBytes: 10_000 }));
     expect(out.equals(expected)).toBe(true);
     expect(store.opens).toEqual([2, 4]);
     expect(store.groups).toEqual([[0, 1], [3], [5, 6]]);
@@ -163,11 +153,10 @@ describe("concatChunkStreams with a store that reads groups", () => {
     store.shortAt = 6;
     const stream = concatChunkStreams(store, parts, { readAheadBytes: 4000, groupBytes: 2000 });
     const out: Buffer[] = [];
-    const err = await (async () => {
-      for await (const piece of stream) out.push(Buffer.from(piece as Buffer));
-    })().then(
-      () => undefined,
-      (e: unknown) => e,
+    const err = await errorOf(
+      (async () => {
+        for await (const piece of stream) out.push(Buffer.from(piece as Buffer));
+      })(),
     );
     expect((err as Error).message).toBe("stored files 6-7 of the NAR have 1999 bytes, 2000 were recorded");
     expect(Buffer.concat(out).length).toBe(6000);
@@ -176,7 +165,7 @@ describe("concatChunkStreams with a store that reads groups", () => {
   it("fails the stream when a group read fails", async () => {
     const { store, parts } = await grouping(Array.from({ length: 10 }, () => 1000));
     store.failAt = 7;
-    await expect(readAll(concatChunkStreams(store, parts, { readAheadBytes: 4000, groupBytes: 2000 }))).rejects.toThrow("group with file 7 failed");
+    await expect(collect(concatChunkStreams(store, parts, { readAheadBytes: 4000, groupBytes: 2000 }))).rejects.toThrow("group with file 7 failed");
   });
 
   it("gives back the slots of groups read ahead when destroyed, and not those still being read", async () => {

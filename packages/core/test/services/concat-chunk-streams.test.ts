@@ -6,15 +6,11 @@ import type { BlobStore, Download, OpenOptions } from "../../src/storage/blob-st
 import { MemoryBlobStore } from "../../src/storage/memory-blob-store.ts";
 import type { RemoteFile } from "../../src/storage/remote-file.ts";
 import { asyncOf } from "../../src/util/async-of.ts";
+import { collect } from "../../../../test/helpers/data.ts";
+import { bytesOf, settle, errorOf } from "./stream-helpers.ts";
 
 async function storeParts(store: MemoryBlobStore, parts: Uint8Array[]): Promise<StoredPart[]> {
   return Promise.all(parts.map(async (bytes, i) => ({ ref: await store.put(`part-${i}.chunk`, asyncOf(bytes)), size: bytes.length })));
-}
-
-async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const piece of stream) out.push(Buffer.from(piece as Uint8Array));
-  return Buffer.concat(out);
 }
 
 /**
@@ -58,8 +54,6 @@ class CountingStore implements BlobStore {
   }
 }
 
-const bytesOf = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
-
 async function counting(sizes: number[]): Promise<{ store: CountingStore; parts: StoredPart[]; expected: Buffer }> {
   const inner = new MemoryBlobStore();
   const bytes = sizes.map((n, i) => bytesOf(n, i));
@@ -67,28 +61,24 @@ async function counting(sizes: number[]): Promise<{ store: CountingStore; parts:
   return { store: new CountingStore(inner), parts, expected: Buffer.concat(bytes) };
 }
 
-const settle = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
 describe("concatChunkStreams", () => {
   it("concatenates the files in order", async () => {
     const store = new MemoryBlobStore();
     const parts = await storeParts(store, [Buffer.from("one "), Buffer.from("two "), Buffer.from("three")]);
-    expect((await readAll(concatChunkStreams(store, parts, { readAheadBytes: 1024 }))).toString()).toBe("one two three");
+    expect((await collect(concatChunkStreams(store, parts, { readAheadBytes: 1024 }))).toString()).toBe("one two three");
   });
 
   it("serves empty parts, no parts, and parts of unknown size", async () => {
     const { store, parts, expected } = await counting([0, 5, 0, 0, 3, 0]);
-    expect((await readAll(concatChunkStreams(store, parts, { readAheadBytes: 1 }))).equals(expected)).toBe(true);
-    expect(await readAll(concatChunkStreams(store, [], { readAheadBytes: 1 }))).toHaveLength(0);
+    expect((await collect(concatChunkStreams(store, parts, { readAheadBytes: 1 }))).equals(expected)).toBe(true);
+    expect(await collect(concatChunkStreams(store, [], { readAheadBytes: 1 }))).toHaveLength(0);
     const unknown = parts.map((p) => ({ ref: p.ref, size: null }));
-    expect((await readAll(concatChunkStreams(store, unknown, { readAheadBytes: 1 }))).equals(expected)).toBe(true);
+    expect((await collect(concatChunkStreams(store, unknown, { readAheadBytes: 1 }))).equals(expected)).toBe(true);
   });
 
   it("passes each part's size to the store as expectedSize", async () => {
     const { store, parts } = await counting([10, 20, 30]);
-    await readAll(concatChunkStreams(store, [parts[0]!, { ref: parts[1]!.ref }, parts[2]!], { readAheadBytes: 100 }));
+    await collect(concatChunkStreams(store, [parts[0]!, { ref: parts[1]!.ref }, parts[2]!], { readAheadBytes: 100 }));
     expect(store.hints).toEqual([10, undefined, 30]);
   });
 
@@ -159,7 +149,7 @@ describe("concatChunkStreams", () => {
       const { store, parts } = await counting([1000, 1000, 1000, 1000]);
       const wrong = parts.map((p, i) => (i === 2 ? { ...p, size: recorded } : p));
       const stream = concatChunkStreams(store, wrong, { readAheadBytes: 10_000 });
-      await expect(readAll(stream)).rejects.toThrow(`stored file 2 of the NAR has 1000 bytes, ${recorded} were recorded`);
+      await expect(collect(stream)).rejects.toThrow(`stored file 2 of the NAR has 1000 bytes, ${recorded} were recorded`);
       await settle();
       expect(store.openNow).toBe(0);
     }
@@ -169,7 +159,7 @@ describe("concatChunkStreams", () => {
     const { store, parts } = await counting(Array.from({ length: 20 }, () => 500));
     store.failAt = 12;
     const stream = concatChunkStreams(store, parts, { readAheadBytes: 2000 });
-    await expect(readAll(stream)).rejects.toThrow("open 12 failed");
+    await expect(collect(stream)).rejects.toThrow("open 12 failed");
     await settle();
     expect(store.openNow).toBe(0);
   });
@@ -192,14 +182,13 @@ describe("concatChunkStreams", () => {
     };
     const stream = concatChunkStreams(failing, parts, { readAheadBytes: 1000 });
     const out: Buffer[] = [];
-    const err = await (async () => {
-      for await (const piece of stream) {
-        out.push(piece as Buffer);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })().then(
-      () => undefined,
-      (e: unknown) => e,
+    const err = await errorOf(
+      (async () => {
+        for await (const piece of stream) {
+          out.push(piece as Buffer);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })(),
     );
     expect((err as Error).message).toBe("disk gone");
     expect(Buffer.concat(out).length).toBeLessThanOrEqual(20);
@@ -210,15 +199,14 @@ describe("concatChunkStreams", () => {
     const controller = new AbortController();
     const stream = concatChunkStreams(store, parts, { readAheadBytes: 20_000, signal: controller.signal });
     let got = 0;
-    const err = await (async () => {
-      for await (const piece of stream) {
-        got += (piece as Buffer).length;
-        if (got >= 10_000) controller.abort(new Error("client disconnected"));
-        await settle();
-      }
-    })().then(
-      () => undefined,
-      (e: unknown) => e,
+    const err = await errorOf(
+      (async () => {
+        for await (const piece of stream) {
+          got += (piece as Buffer).length;
+          if (got >= 10_000) controller.abort(new Error("client disconnected"));
+          await settle();
+        }
+      })(),
     );
     expect((err as Error).message).toBe("client disconnected");
     await settle();
@@ -230,7 +218,7 @@ describe("concatChunkStreams", () => {
     const { store, parts } = await counting([10, 10, 10]);
     const controller = new AbortController();
     controller.abort(new Error("gone before start"));
-    await expect(readAll(concatChunkStreams(store, parts, { readAheadBytes: 100, signal: controller.signal }))).rejects.toThrow("gone before start");
+    await expect(collect(concatChunkStreams(store, parts, { readAheadBytes: 100, signal: controller.signal }))).rejects.toThrow("gone before start");
     await settle();
     expect(store.openNow).toBe(0);
   });

@@ -4,6 +4,7 @@ import type { PartSource, StoredPart } from "../../src/services/part-pages.ts";
 import { eachPart } from "../../src/services/part-pages.ts";
 import { MemoryBlobStore } from "../../src/storage/memory-blob-store.ts";
 import { asyncOf } from "../../src/util/async-of.ts";
+import { collect } from "../../../../test/helpers/data.ts";
 
 /** `count` small stored parts with distinct bytes, and the bytes they concatenate to. */
 async function storedParts(count: number): Promise<{ store: MemoryBlobStore; parts: StoredPart[]; expected: Buffer }> {
@@ -30,12 +31,6 @@ class RecordingSource implements PartSource {
     if (from === this.failFrom) throw new Error(`page at ${from} failed`);
     return this.parts.slice(from, from + (from === this.shortFrom ? limit - 1 : limit));
   }
-}
-
-async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const out: Buffer[] = [];
-  for await (const piece of stream) out.push(Buffer.from(piece as Uint8Array));
-  return Buffer.concat(out);
 }
 
 describe("paged part lists", () => {
@@ -67,14 +62,14 @@ describe("paged part lists", () => {
     const { store, parts } = await storedParts(100);
     const source = new RecordingSource(parts);
     source.failFrom = 40;
-    await expect(readAll(concatChunkStreams(store, source, { readAheadBytes: 100, pageSize: 20 }))).rejects.toThrow(/page at 40 failed/);
+    await expect(collect(concatChunkStreams(store, source, { readAheadBytes: 100, pageSize: 20 }))).rejects.toThrow(/page at 40 failed/);
   });
 
   it("fails the stream when a page comes back short (the list changed while it was served)", async () => {
     const { store, parts } = await storedParts(100);
     const source = new RecordingSource(parts);
     source.shortFrom = 60;
-    await expect(readAll(concatChunkStreams(store, source, { readAheadBytes: 100, pageSize: 20 }))).rejects.toThrow(/came back as 19 entries/);
+    await expect(collect(concatChunkStreams(store, source, { readAheadBytes: 100, pageSize: 20 }))).rejects.toThrow(/came back as 19 entries/);
   });
 
   it("destroying the stream aborts page loads and loads nothing more", async () => {
@@ -93,8 +88,8 @@ describe("paged part lists", () => {
 
   it("an empty source ends at once; an array is served as before", async () => {
     const { store, parts, expected } = await storedParts(5);
-    expect((await readAll(concatChunkStreams(store, new RecordingSource([]), { readAheadBytes: 100, pageSize: 3 }))).length).toBe(0);
-    expect((await readAll(concatChunkStreams(store, parts, { readAheadBytes: 100 }))).equals(expected)).toBe(true);
+    expect((await collect(concatChunkStreams(store, new RecordingSource([]), { readAheadBytes: 100, pageSize: 3 }))).length).toBe(0);
+    expect((await collect(concatChunkStreams(store, parts, { readAheadBytes: 100 }))).equals(expected)).toBe(true);
   });
 
   it("eachPart walks a source page by page and checks each page's length", async () => {
