@@ -15,6 +15,7 @@ describeDatabaseConformance("postgres", {
     databases.set(db, created);
     return db;
   },
+  openAnother: (db) => openPostgresDatabase(databases.get(db)!.url),
   async cleanup(db) {
     await db.close();
     await databases.get(db)?.drop();

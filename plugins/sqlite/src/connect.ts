@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from "knex";
 import { ConfigError, DatabaseError } from "@attic-ts/core";
 import { KnexDatabase, sqliteDialect } from "@attic-ts/sql";
 import { parseSqliteUrl, type SqliteTarget } from "./config.ts";
-import { PreparedSqliteClient } from "./prepared-sqlite-client.ts";
+import { PreparedSqliteClient, type PreparedSqliteConfig } from "./prepared-sqlite-client.ts";
 
 /** Minimal view of a node-sqlite3 connection, for the pragmas. */
 interface SqliteConnection {
@@ -76,10 +76,10 @@ export function sqliteUriFor(target: SqliteTarget): string {
  * The writer: a knex instance on one SQLite database for every write and transaction.
  *
  * The pool holds exactly one connection, never reaped: SQLite has one writer at a time, so more
- * connections only turn concurrent writes into SQLITE_BUSY waits (and deadlocks between deferred
- * transactions upgrading to write); an in-memory database exists per connection; and
- * `PRAGMA foreign_keys` is per connection. Writes queue for the connection instead; the request
- * path's lookups go to `createSqliteReadKnex`'s connections.
+ * connections only turn concurrent writes into SQLITE_BUSY waits; an in-memory database exists
+ * per connection; and `PRAGMA foreign_keys` is per connection. Writes queue for the connection
+ * instead; the request path's lookups go to `createSqliteReadKnex`'s connections. Transactions
+ * begin IMMEDIATE (`PreparedSqliteClient`), so a writer in another process is waited for.
  */
 export function createSqliteKnex(target: SqliteTarget): Knex {
   return knexFactory({
@@ -100,12 +100,14 @@ export function createSqliteReadKnex(target: SqliteTarget, connections = READ_CO
   if (target.memory) return null;
   // The writer creates the file (`rwc`); a reader never should.
   const mode = target.mode === "ro" ? "ro" : "rw";
-  return knexFactory({
+  const config: PreparedSqliteConfig = {
     client: PreparedSqliteClient as unknown as typeof Knex.Client,
     connection: { filename: sqliteUriFor({ ...target, mode }), flags: ["OPEN_URI"] },
     useNullAsDefault: true,
     pool: { min: 0, max: connections, idleTimeoutMillis: 30_000, afterCreate: afterCreate(prepareReaderPragmas) },
-  });
+    queryOnly: true,
+  };
+  return knexFactory(config);
 }
 
 /** A `KnexDatabase` on one SQLite database: the single writer and, on a file, the read pool. */

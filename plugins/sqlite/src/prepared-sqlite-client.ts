@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Knex } from "knex";
+import { ImmediateSqliteTransaction } from "./immediate-transaction.ts";
 
 type Callback = (this: unknown, err: Error | null, rows?: unknown[]) => void;
 
@@ -7,6 +8,7 @@ type Callback = (this: unknown, err: Error | null, rows?: unknown[]) => void;
 interface SqliteStatement {
   all(params: unknown[], callback: Callback): void;
   run(params: unknown[], callback: Callback): void;
+  reset(callback: () => void): void;
   finalize(callback?: (err: Error | null) => void): void;
 }
 
@@ -26,10 +28,22 @@ interface KnexQueryObject {
   context?: unknown;
 }
 
+/** The knex configuration of a `PreparedSqliteClient`. */
+export interface PreparedSqliteConfig extends Knex.Config {
+  /**
+   * The connections are `PRAGMA query_only` (the read pool): their transactions begin with
+   * knex's deferred `BEGIN`, as SQLite refuses such a connection the write lock that
+   * `BEGIN IMMEDIATE` takes.
+   */
+  queryOnly?: boolean;
+}
+
 /** knex's own SQLite client, which this one extends (knex exports no typed path to it). */
 const KnexSqliteClient = createRequire(import.meta.url)("knex/lib/dialects/sqlite3/index.js") as new (
-  config: Knex.Config,
+  config: PreparedSqliteConfig,
 ) => {
+  readonly config: PreparedSqliteConfig;
+  transaction(container: unknown, config: unknown, outerTx: unknown): unknown;
   destroyRawConnection(connection: unknown): Promise<void>;
 };
 
@@ -117,7 +131,14 @@ export class PreparedSqliteClient extends KnexSqliteClient {
     return new Promise((resolve, reject) => {
       const done: Callback = function (err, rows) {
         if (err) {
-          reject(err);
+          // A statement that failed with SQLITE_BUSY is left active (SQLite lets it be retried),
+          // and node-sqlite3 resets a statement only when it next runs. A kept one could wait
+          // long for that, and while any statement is active, SQLite keeps the connection's read
+          // transaction open after each autocommit statement: the connection's snapshot then
+          // goes stale as soon as another process commits, and all its writes fail with
+          // SQLITE_BUSY at once. Reset before anything else runs on the connection.
+          if (statement) statement.reset(() => reject(err));
+          else reject(err);
           return;
         }
         obj.response = rows;
@@ -129,6 +150,12 @@ export class PreparedSqliteClient extends KnexSqliteClient {
       if (!statement) connection[method](obj.sql, bindings, done);
       else statement[method](bindings, done);
     });
+  }
+
+  /** A top-level transaction begins IMMEDIATE (see `ImmediateSqliteTransaction`), except on query_only connections. */
+  override transaction(container: unknown, config: unknown, outerTx: unknown): unknown {
+    if (this.config.queryOnly) return super.transaction(container, config, outerTx);
+    return new ImmediateSqliteTransaction(this, container, config, outerTx);
   }
 
   /** Finalizes the connection's statements first: SQLite refuses to close while any is open. */

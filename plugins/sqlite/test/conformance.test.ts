@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
+import type { Database } from "@attic-ts/core";
 import { describeDatabaseConformance } from "@attic-ts/core/testing";
 import { openSqliteDatabase } from "../src/index.ts";
 
@@ -9,9 +10,17 @@ import { openSqliteDatabase } from "../src/index.ts";
 const dir = mkdtempSync(join(tmpdir(), "attic-ts-sqlite-conformance-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
+const urls = new WeakMap<Database, string>();
 
 describeDatabaseConformance("sqlite (file)", {
-  create: () => openSqliteDatabase(`sqlite://${join(dir, `db-${++n}.sqlite`)}?mode=rwc`),
+  async create() {
+    const url = `sqlite://${join(dir, `db-${++n}.sqlite`)}?mode=rwc`;
+    const db = await openSqliteDatabase(url);
+    urls.set(db, url);
+    return db;
+  },
+  // Its own writer and read pool on the same file: SQLite locks them out as another process.
+  openAnother: (db) => openSqliteDatabase(urls.get(db)!),
 });
 
 describeDatabaseConformance("sqlite (:memory:)", {

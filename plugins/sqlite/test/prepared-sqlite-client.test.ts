@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Knex } from "knex";
-import { createSqliteKnex, parseSqliteUrl } from "../src/index.ts";
+import { createSqliteKnex, createSqliteReadKnex, parseSqliteUrl } from "../src/index.ts";
 import { STATEMENTS_PER_CONNECTION } from "../src/prepared-sqlite-client.ts";
 
 // The writer's knex on a real SQLite file, with the statement cache under test.
@@ -90,6 +90,64 @@ describe("PreparedSqliteClient", () => {
     ).rejects.toThrow("roll back");
     await knex.transaction(async (trx) => trx("t").insert({ name: "kept" }));
     expect(await knex("t").pluck("name")).toEqual(["kept"]);
+  });
+
+  it("begins top-level transactions IMMEDIATE on one kept statement; nested ones use savepoints", async () => {
+    const seen: string[] = [];
+    knex.on("query", (q: { sql: string }) => seen.push(q.sql));
+    for (let i = 0; i < 3; i++) {
+      await knex.transaction(async (trx) => {
+        await trx("t").insert({ name: `outer${i}` });
+        await trx.transaction(async (inner) => inner("t").insert({ name: `inner${i}` }));
+      });
+    }
+    expect(seen.filter((sql) => /^begin/i.test(sql))).toEqual(["BEGIN IMMEDIATE;", "BEGIN IMMEDIATE;", "BEGIN IMMEDIATE;"]);
+    expect(seen.filter((sql) => /^savepoint/i.test(sql))).toHaveLength(3);
+    expect(prepared.filter((sql) => /^begin/i.test(sql))).toEqual(["BEGIN IMMEDIATE;"]);
+    expect(await knex("t").count({ n: "*" })).toEqual([{ n: 6 }]);
+  });
+
+  it("begins a read connection's transactions deferred (query_only refuses BEGIN IMMEDIATE)", async () => {
+    await knex("t").insert({ name: "a" });
+    const reader = createSqliteReadKnex(parseSqliteUrl(`sqlite://${file}?mode=rw`), 1)!;
+    try {
+      expect(await reader.transaction(async (trx) => trx("t").pluck("name"))).toEqual(["a"]);
+    } finally {
+      await reader.destroy();
+    }
+  });
+
+  describe("holds no read snapshot between statements, so another connection's commit fails no write", () => {
+    let other: Knex;
+    beforeEach(() => {
+      other = createSqliteKnex(parseSqliteUrl(`sqlite://${file}?mode=rw`));
+    });
+    afterEach(async () => other.destroy());
+
+    it("after a kept SELECT that ran to the end", async () => {
+      await knex("t").insert({ name: "a" });
+      expect(await knex("t").pluck("name")).toEqual(["a"]);
+      await other("t").insert({ name: "b" });
+      await knex("t").where({ name: "a" }).update({ name: "c" });
+      expect(await knex("t").orderBy("id").pluck("name")).toEqual(["c", "b"]);
+    });
+
+    it("after a kept statement failed with SQLITE_BUSY (SQLite leaves it active until reset)", async () => {
+      await knex.raw("PRAGMA busy_timeout = 50");
+      const holder = await other.transaction();
+      try {
+        await holder("t").insert({ name: "held" });
+        await expect(knex("t").insert({ name: "a" })).rejects.toMatchObject({ code: "SQLITE_BUSY" });
+      } finally {
+        await holder.commit();
+      }
+      // While the failed INSERT stayed active, the next statement's read transaction stayed
+      // open after it, and once `other` committed, every write here failed at once.
+      await knex("t").pluck("name");
+      await other("t").insert({ name: "b" });
+      await knex("t").where({ name: "held" }).update({ name: "c" });
+      expect(await knex("t").orderBy("id").pluck("name")).toEqual(["c", "b"]);
+    });
   });
 
   it("closes with statements kept, and the data is there when reopened", async () => {

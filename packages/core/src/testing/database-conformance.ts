@@ -22,12 +22,18 @@ export interface DatabaseConformanceOptions {
   create: () => Promise<Database>;
   /** Releases what `create` made; default `db.close()`. */
   cleanup?: (db: Database) => Promise<void>;
+  /**
+   * A second `Database` on the same database as `db`, with connections of its own as another
+   * server process would have; the suite closes it. Without it, the case that needs one is
+   * skipped (an in-memory database cannot have a second handle).
+   */
+  openAnother?: (db: Database) => Promise<Database>;
 }
 
 /**
  * Registers the cases every `Database` must pass: migrations, cache CRUD with soft and hard
  * destroy, NAR and chunk locking, chunk lists, Attic's object upsert, lookups restricted to
- * live caches and valid NARs, batching, transactions and timestamps.
+ * live caches and valid NARs, batching, transactions (also through two handles) and timestamps.
  */
 export function describeDatabaseConformance(name: string, options: DatabaseConformanceOptions): void {
   describe(`Database conformance: ${name}`, () => {
@@ -516,6 +522,33 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect(await db.caches.findCache(dropped)).toBeNull();
       expect(await db.nars.findAndLockNar(nar.narHash)).toBeNull();
       expect(await db.caches.insertCache(cacheRow(dropped))).toBe(true);
+    });
+
+    it("commits concurrent read-then-write transactions through two handles", async (context) => {
+      const openAnother = options.openAnother;
+      if (!openAnother) return context.skip("openAnother is not given (no second handle on the same database)");
+      const other = await openAnother(db);
+      try {
+        const chunk = await validChunk(db);
+        const names = Array.from({ length: 40 }, () => unique("cache"));
+        await Promise.all(
+          names.map((name, i) =>
+            (i % 2 === 0 ? db : other).transaction(async (tx) => {
+              // A read first: SQLite's deferred transactions fail when they then write after the
+              // other handle committed, instead of waiting for the lock.
+              expect(await tx.caches.findCache(name)).toBeNull();
+              expect(await tx.caches.insertCache(cacheRow(name))).toBe(true);
+              const lease = await tx.leases.openLease(new Date(Date.now() + 60_000));
+              await tx.leases.findAndLockChunks(lease, [chunk.chunkHash], "zstd");
+              await tx.leases.closeLease(lease);
+            }),
+          ),
+        );
+        for (const name of names) expect(await other.caches.findCache(name)).not.toBeNull();
+        expect((await db.chunks.findAndLockChunk(chunk.chunkHash, "zstd"))?.holdersCount).toBe(1); // every hold given back
+      } finally {
+        await other.close();
+      }
     });
 
     it("round-trips timestamps in UTC with millisecond precision", async () => {
