@@ -204,3 +204,12 @@ export const CREATE_CACHE_BODY = JSON.stringify({
   priority: 41,
   upstream_cache_key_names: ["cache.nixos.org-1"],
 });
+
+/** Polls `check` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

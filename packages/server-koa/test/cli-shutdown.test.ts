@@ -15,6 +15,7 @@ import {
   writeConfig,
   type RunningAtticd,
   type Sandbox,
+  waitFor,
 } from "./cli-harness.ts";
 
 const MiB = 1024 * 1024;
@@ -84,14 +85,6 @@ async function count(db: Knex, table: string, where: Record<string, unknown> = {
 
 async function chunkFiles(storage: string): Promise<string[]> {
   return (await listFiles(storage)).filter((f) => f.endsWith(".chunk"));
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("atticd graceful shutdown (real process)", { timeout: 180_000 }, () => {

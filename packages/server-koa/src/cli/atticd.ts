@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { parseArgs } from "node:util";
 import { ConfigError, createEngine, parseDurationSeconds, type Engine } from "@attic-ts/core";
 import { createRequestHandler } from "../app.ts";
@@ -6,9 +7,13 @@ import { isFirstRun, loadServerConfig, locateServerConfig, validateServerConfig 
 import { runOobe } from "../config/oobe.ts";
 import type { Env } from "../config/xdg-paths.ts";
 import { installedPlugins } from "../plugins.ts";
-import { EXIT_OK, EXIT_USAGE, packageVersion, printError, reportFailure } from "./cli-support.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, packageVersion, printError, reportFailure } from "./cli-support.ts";
 import { asCoreLogger, createCliLogger } from "./create-logger.ts";
 import { startHttpHost, type HttpHost } from "./http-host.ts";
+import { startHttpWorkers, type HttpWorkers } from "./http-workers.ts";
+import { onPrimaryRequests, onShutdownSignals, type ShutdownTrigger } from "./shutdown-trigger.ts";
+import { httpWorkerCount, WORKERS_VARIABLE } from "./worker-count.ts";
+import type { WorkerMessage } from "./worker-protocol.ts";
 
 /** Attic's `--mode` values. */
 export const ATTICD_MODES = [
@@ -39,35 +44,12 @@ Options:
   -V, --version       Print version
 
 Environment: ATTIC_SERVER_DATABASE_URL, ATTIC_SERVER_TOKEN_{RS256_PUBKEY,RS256_SECRET,HS256_SECRET}_BASE64,
-ATTIC_TS_PLUGINS (extra plugin modules), ${SHUTDOWN_TIMEOUT_VARIABLE}, ATTIC_LOG or RUST_LOG (log level).
+ATTIC_TS_PLUGINS (extra plugin modules), ${SHUTDOWN_TIMEOUT_VARIABLE}, ${WORKERS_VARIABLE} (HTTP worker
+processes: a number or "auto"), ATTIC_LOG or RUST_LOG (log level).
 `;
 
 export interface RunAtticdOptions {
   env?: Env;
-}
-
-/** Resolves with the first SIGTERM or SIGINT; later ones call `again`. Returns a remover. */
-function onShutdownSignals(again: () => void): { signal: Promise<NodeJS.Signals>; remove: () => void } {
-  let first = true;
-  let resolveSignal!: (s: NodeJS.Signals) => void;
-  const signal = new Promise<NodeJS.Signals>((resolve) => (resolveSignal = resolve));
-  const handler = (s: NodeJS.Signals) => {
-    if (first) {
-      first = false;
-      resolveSignal(s);
-    } else {
-      again();
-    }
-  };
-  process.on("SIGTERM", handler);
-  process.on("SIGINT", handler);
-  return {
-    signal,
-    remove: () => {
-      process.off("SIGTERM", handler);
-      process.off("SIGINT", handler);
-    },
-  };
 }
 
 function parseCommandLine(argv: string[]) {
@@ -112,12 +94,15 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
     return EXIT_USAGE;
   }
 
-  printError(`Attic Server ${packageVersion()} (attic-ts)`);
+  // An HTTP worker of a primary atticd (`ATTIC_TS_WORKERS`) serves requests and nothing else.
+  const isWorker = cluster.isWorker;
+  if (!isWorker) printError(`Attic Server ${packageVersion()} (attic-ts)`);
 
   const logger = createCliLogger(env, "atticd");
   let engine: Engine | undefined;
   let host: HttpHost | undefined;
-  let signals: ReturnType<typeof onShutdownSignals> | undefined;
+  let workers: HttpWorkers | undefined;
+  let trigger: ShutdownTrigger | undefined;
   // Cancels garbage collection (a run in progress and the periodic loop) on shutdown.
   const gcAbort = new AbortController();
   let periodicGc: Promise<void> | undefined;
@@ -131,41 +116,50 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
     const listen =
       args.listen !== undefined ? parseListenAddress(args.listen, undefined, "--listen") : parseListenAddress(config.listen, source);
     const graceSeconds = shutdownSeconds(env);
+    // Read in every mode, so check-config reports a bad value; only serving modes use it.
+    const servesHttp = mode === "monolithic" || mode === "api-server";
+    const requestedWorkers = isWorker ? 1 : httpWorkerCount(env);
+    const workerCount = servesHttp ? requestedWorkers : 1;
 
     if (mode === "check-config") {
       printError(`atticd: ${source}: the configuration is valid`);
       return EXIT_OK;
     }
 
-    // Handle signals from here on: one that arrives while the engine starts (or migrates)
-    // shuts it down cleanly once startup is done, instead of killing it mid-migration.
-    signals = onShutdownSignals(() => {
+    // Handle shutdown requests from here on: one that arrives while the engine starts (or
+    // migrates) shuts it down cleanly once startup is done, instead of killing it mid-migration.
+    trigger = (isWorker ? onPrimaryRequests : onShutdownSignals)(() => {
       logger.warn("second signal: aborting in-flight requests now");
       void host?.shutdown();
+      workers?.abort();
     });
-    void signals.signal.then(() => gcAbort.abort());
-    engine = await createEngine({
-      config: raw,
-      configSource: source,
-      plugins,
-      logger: asCoreLogger(logger),
-      // Like Attic, only these two modes migrate; the others expect a migrated database.
-      migrate: mode === "monolithic" || mode === "db-migrations",
-    });
+    void trigger.requested.then(() => gcAbort.abort());
+    // A primary in api-server mode needs no engine of its own: its workers have theirs.
+    if (!(workerCount > 1 && mode === "api-server")) {
+      engine = await createEngine({
+        config: raw,
+        configSource: source,
+        plugins,
+        logger: asCoreLogger(logger),
+        // Like Attic, only these two modes migrate; the others expect a migrated database.
+        // Workers are started in api-server mode, after their primary has migrated.
+        migrate: mode === "monolithic" || mode === "db-migrations",
+      });
+    }
     if (mode === "db-migrations") {
       logger.info("database migrations applied");
-      const stopping = engine;
+      const stopping = engine!;
       engine = undefined;
       await stopping.stop();
       return EXIT_OK;
     }
 
-    const gcInterval = engine.config["garbage-collection"].interval;
     if (mode === "garbage-collector-once" || mode === "garbage-collector") {
+      const gcInterval = engine!.config["garbage-collection"].interval;
       // runOnce logs the report; the periodic loop logs each run's.
-      if (mode === "garbage-collector-once") await engine.gc.runOnce({ signal: gcAbort.signal });
-      else await engine.gc.runPeriodically(gcInterval, gcAbort.signal);
-      const stopping = engine;
+      if (mode === "garbage-collector-once") await engine!.gc.runOnce({ signal: gcAbort.signal });
+      else await engine!.gc.runPeriodically(gcInterval, gcAbort.signal);
+      const stopping = engine!;
       engine = undefined;
       await stopping.stop();
       logger.info("stopped");
@@ -173,31 +167,56 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
     }
 
     if (mode === "monolithic") {
-      if (gcInterval > 0) periodicGc = engine.gc.runPeriodically(gcInterval, gcAbort.signal);
+      // With HTTP workers, the primary collects and the workers (api-server mode) do not.
+      const gcInterval = engine!.config["garbage-collection"].interval;
+      if (gcInterval > 0) periodicGc = engine!.gc.runPeriodically(gcInterval, gcAbort.signal);
       else logger.info("periodic garbage collection is disabled (garbage-collection.interval = 0)");
     }
-    const handler = createRequestHandler(engine, { logger: asCoreLogger(logger) });
-    host = await startHttpHost(handler, listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
-    logger.info(`Listening on ${host.url}`);
+    if (workerCount > 1) {
+      workers = await startHttpWorkers({ count: workerCount, args: workerArgs(args), logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+      logger.info({ workers: workers.pids() }, `Listening on ${workers.url} (${workerCount} worker processes)`);
+    } else {
+      const handler = createRequestHandler(engine!, { logger: asCoreLogger(logger) });
+      host = await startHttpHost(handler, listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+      if (isWorker) process.send?.({ attic_ts: "ready", url: host.url } satisfies WorkerMessage);
+      else logger.info(`Listening on ${host.url}`);
+    }
 
-    const signal = await signals.signal;
-    logger.info({ signal, graceSeconds }, "shutting down: waiting for in-flight requests");
-    await host.shutdown();
+    const outcome = await Promise.race([
+      trigger.requested.then((signal) => ({ signal })),
+      ...(workers ? [workers.failed.then((err) => ({ err }))] : []),
+    ]);
+    if ("err" in outcome) logger.error({ err: outcome.err }, "the HTTP workers failed: shutting down");
+    else if (!isWorker) logger.info({ signal: outcome.signal, graceSeconds }, "shutting down: waiting for in-flight requests");
+    gcAbort.abort();
+    await host?.shutdown();
+    await workers?.shutdown();
     await periodicGc;
     const stopping = engine;
     engine = undefined;
-    await stopping.stop();
-    logger.info("stopped");
-    return EXIT_OK;
+    await stopping?.stop();
+    if (!isWorker) logger.info("stopped");
+    return "err" in outcome ? EXIT_FAILURE : EXIT_OK;
   } catch (err) {
     gcAbort.abort();
     await host?.shutdown().catch(() => {});
+    await workers?.shutdown();
     await periodicGc;
     await engine?.stop().catch((stopErr: unknown) => logger.error({ err: stopErr }, "engine stop failed"));
     return reportFailure("atticd", err);
   } finally {
-    signals?.remove();
+    trigger?.remove();
   }
+}
+
+/** A worker's arguments: the primary's config and listen address, in api-server mode. */
+function workerArgs(args: ReturnType<typeof parseCommandLine>): string[] {
+  return [
+    ...(args.config !== undefined ? ["-f", args.config] : []),
+    ...(args.listen !== undefined ? ["-l", args.listen] : []),
+    "--mode",
+    "api-server",
+  ];
 }
 
 function shutdownSeconds(env: Env): number {
