@@ -27,6 +27,9 @@ fi
 failed=()
 BENCH_SIZE_MIB="${BENCH_SIZE_MIB:-512}" tsx bench/http-ingest.ts || failed+=(http-ingest)
 BENCH_WRK_SECONDS="${BENCH_WRK_SECONDS:-5}" tsx bench/http-narinfo.ts || failed+=(http-narinfo)
+# The same with one HTTP worker process per core (memory is then per worker; see the README).
+echo "== http-narinfo with ATTIC_TS_WORKERS=auto ($(nproc) workers)"
+BENCH_ATTICD_ENV="ATTIC_TS_WORKERS=auto ${BENCH_ATTICD_ENV:-}" BENCH_WRK_SECONDS="${BENCH_WRK_SECONDS:-5}" tsx bench/http-narinfo.ts || failed+=(http-narinfo-workers)
 tsx bench/http-nar.ts || failed+=(http-nar)
 tsx bench/http-missing-paths.ts || failed+=(http-missing-paths)
 tsx bench/http-dedup.ts || failed+=(http-dedup)

@@ -37,7 +37,10 @@ export interface BenchAtticd {
   storage: string;
   token: string;
   configPath: string;
-  /** Peak resident set of the server process since start or the last `resetPeak`, bytes. */
+  /**
+   * Peak resident set of the server since start or the last `resetPeak`, bytes: with HTTP
+   * workers (`BENCH_ATTICD_ENV=ATTIC_TS_WORKERS=2`), the sum over the primary and its workers.
+   */
   peakRss(): Promise<number>;
   /** Current resident set, bytes. */
   rss(): Promise<number>;
@@ -59,6 +62,27 @@ async function statusField(pid: number, field: string): Promise<number> {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
   if (!m) throw new Error(`${field} missing from /proc/${pid}/status`);
   return Number(m[1]) * 1024;
+}
+
+/** `pid` and its child processes (atticd's HTTP workers with `ATTIC_TS_WORKERS`), from /proc. */
+async function processFamily(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
+    if (new RegExp(`^PPid:\\s+${pid}$`, "m").test(status)) children.push(Number(entry));
+  }
+  return [pid, ...children];
+}
+
+/**
+ * `field` summed over atticd and its workers. For VmHWM that is the sum of each process's own
+ * peak, an upper bound on the peak of the whole (they need not peak at the same moment).
+ */
+async function familyStatusField(pid: number, field: string): Promise<number> {
+  let total = 0;
+  for (const member of await processFamily(pid)) total += await statusField(member, field).catch(() => 0);
+  return total;
 }
 
 /** `BENCH_ATTICD_ENV="A=1 B=2"`: extra environment for atticd, to compare runtime settings. */
@@ -166,9 +190,11 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
     token,
     configPath,
     log: () => stderr,
-    peakRss: () => statusField(proc.child.pid!, "VmHWM"),
-    rss: () => statusField(proc.child.pid!, "VmRSS"),
-    resetPeak: () => writeFile(`/proc/${proc.child.pid!}/clear_refs`, "5"),
+    peakRss: () => familyStatusField(proc.child.pid!, "VmHWM"),
+    rss: () => familyStatusField(proc.child.pid!, "VmRSS"),
+    async resetPeak() {
+      for (const pid of await processFamily(proc.child.pid!)) await writeFile(`/proc/${pid}/clear_refs`, "5");
+    },
     async restart() {
       await halt(proc);
       proc = await launch();

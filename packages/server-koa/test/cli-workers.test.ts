@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, readlink } from "node:fs/promises";
 import { Agent, createServer, get } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import knexFactory from "knex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ATTICD,
@@ -143,6 +144,29 @@ describe("atticd with HTTP worker processes (ATTIC_TS_WORKERS)", { timeout: 180_
       const stopped = await server.stop("SIGTERM");
       expect(stopped.code, server.stderr()).toBe(0);
       expect(pids.some(alive)).toBe(false);
+    } finally {
+      await server.stop("SIGKILL");
+    }
+  });
+
+  it("in api-server mode, neither the primary nor its workers migrate or collect", async () => {
+    const { dir, configPath, token } = await setup("api-server");
+    const unmigrated = await startAtticd(["-f", configPath, "--mode", "api-server"], { ...box.env, ...WORKERS });
+    expect((await unmigrated.stop("SIGTERM")).code).toBe(0);
+    const db = knexFactory({ client: "sqlite3", connection: { filename: join(dir, "server.db") }, useNullAsDefault: true });
+    try {
+      expect((await db("sqlite_master").where({ type: "table" }).pluck("name")) as string[]).not.toContain("cache");
+    } finally {
+      await db.destroy();
+    }
+    expect((await atticdOnce(["-f", configPath, "--mode", "db-migrations"], box.env)).code).toBe(0);
+    const server = await startAtticd(["-f", configPath, "--mode", "api-server"], { ...box.env, ...WORKERS });
+    try {
+      expect(server.stderr()).not.toContain("periodic garbage collection");
+      await createCacheHttp(server.url, token, "api", true);
+      const res = await fetch(`${server.url}/api/nix-cache-info`);
+      expect(res.status).toBe(200);
+      expect((await server.stop("SIGTERM")).code).toBe(0);
     } finally {
       await server.stop("SIGKILL");
     }

@@ -130,7 +130,7 @@ export function startHttpWorkers(options: HttpWorkersOptions): Promise<HttpWorke
       get url() {
         return url;
       },
-      pids: () => [...live].map((w) => w.process.pid!).filter((pid) => pid !== undefined),
+      pids: () => [...live].flatMap((w) => w.process.pid ?? []),
       failed,
       async shutdown() {
         stopAll({ attic_ts: "shutdown" });
