@@ -45,7 +45,7 @@ describe("sqlitePlugin", () => {
     await expect(db.knex.raw("SELECT 1")).rejects.toThrow();
   });
 
-  it("sets the connection pragmas (WAL, synchronous=normal, temp_store=memory, foreign keys, busy timeout)", async () => {
+  it("sets the connection pragmas (WAL, synchronous=normal, temp_store=memory, foreign keys, busy timeout; mmap on readers)", async () => {
     const db = await openSqliteDatabase(`sqlite://${join(dir, "pragmas.db")}?mode=rwc`);
     try {
       const pragma = async (name: string): Promise<unknown> =>
@@ -55,6 +55,14 @@ describe("sqlitePlugin", () => {
       expect(await pragma("temp_store")).toBe(2);
       expect(await pragma("foreign_keys")).toBe(1);
       expect(await pragma("busy_timeout")).toBe(5000);
+      // Reads are memory-mapped on the read connections only (Attic's 30 GB, capped by
+      // SQLite; 0 means off), so the writer's pages do not count in an upload's RSS.
+      expect(Number(await pragma("mmap_size"))).toBe(0);
+      const read = async (name: string): Promise<unknown> =>
+        Object.values(((await db.readKnex.raw(`PRAGMA ${name}`)) as Array<Record<string, unknown>>)[0] ?? {})[0];
+      expect(db.readKnex).not.toBe(db.knex);
+      expect(Number(await read("mmap_size"))).toBeGreaterThan(0);
+      expect(await read("query_only")).toBe(1);
     } finally {
       await db.close();
     }
