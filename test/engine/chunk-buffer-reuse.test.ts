@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeCompressor } from "@attic-ts/compression";
 import type { UploadPathNarInfo } from "@attic-ts/core";
 import { trackedSource } from "@attic-ts/core/testing";
-import { collect, pseudoRandomBytes, sha256Hex, slices } from "../helpers/data.ts";
+import { collect, pseudoRandomBytes, sha256Hex, slices, uploadInfoOfBytes } from "../helpers/data.ts";
 import { createCache, ROOT, servedNarBytes, startTestEngine, type TestEngine } from "../helpers/engine.ts";
 
 // The engine lends every chunk, compressed chunk and body slice of a chunked upload from one
@@ -19,18 +19,7 @@ afterAll(() => decoder.close());
 let counter = 0;
 function infoFor(bytes: Uint8Array): UploadPathNarInfo {
   const hash = `${"0".repeat(26)}${(counter++).toString().padStart(6, "0")}`.replace(/[eotu]/g, "0");
-  return {
-    cache: "reuse",
-    store_path_hash: hash,
-    store_path: `/nix/store/${hash}-buffer-reuse`,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: `sha256:${sha256Hex(bytes)}`,
-    nar_size: bytes.length,
-  };
+  return uploadInfoOfBytes("reuse", hash, "buffer-reuse", bytes);
 }
 
 /** The body in slices of varying lengths (1 byte to 70 KB), as a socket might deliver it. */

@@ -13,7 +13,7 @@ import {
   type Sandbox,
 } from "../../packages/server-koa/test/cli-harness.ts";
 import { provisionBackend, type BackendResources, type TestDb, type TestStorage } from "../helpers/backend.ts";
-import { pseudoRandomBytes } from "../helpers/data.ts";
+import { pseudoRandomBytes, uploadInfoOfBytes } from "../helpers/data.ts";
 import { snapshot } from "../helpers/engine.ts";
 
 // Issue #6's crash test with real processes: atticd is killed with SIGKILL at seeded random
@@ -46,22 +46,7 @@ interface Nar {
 /** A NAR-shaped upload (the server checks hash and size, not the NAR format) with its info. */
 function makeNar(cache: string, name: string, bytes: Buffer, random: () => number): Nar {
   const hash = Array.from({ length: 32 }, () => NIX32[Math.floor(random() * 32)]).join("");
-  return {
-    hash,
-    bytes,
-    info: {
-      cache,
-      store_path_hash: hash,
-      store_path: `/nix/store/${hash}-${name}`,
-      references: [],
-      system: null,
-      deriver: null,
-      sigs: [],
-      ca: null,
-      nar_hash: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-      nar_size: bytes.length,
-    },
-  };
+  return { hash, bytes, info: uploadInfoOfBytes(cache, hash, name, bytes) };
 }
 
 type KillPoint = "in-body" | "between-chunks" | "after-last-byte";

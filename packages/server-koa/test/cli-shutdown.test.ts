@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHash } from "node:crypto";
 import { request, type ClientRequest } from "node:http";
 import { join } from "node:path";
 import knexFactory, { type Knex } from "knex";
@@ -17,6 +16,7 @@ import {
   type Sandbox,
   waitFor,
 } from "./cli-harness.ts";
+import { uploadInfoOfBytes } from "../../../test/helpers/data.ts";
 
 const MiB = 1024 * 1024;
 
@@ -41,18 +41,7 @@ interface Upload {
 
 /** Starts `PUT /_api/v1/upload-path` and sends only `firstBytes` of the NAR. */
 function startUpload(server: RunningAtticd, token: string, storePathHash: string, nar: Buffer, firstBytes: number): Upload {
-  const info = {
-    cache: "up",
-    store_path_hash: storePathHash,
-    store_path: `/nix/store/${storePathHash}-shutdown-test`,
-    references: [],
-    system: null,
-    deriver: null,
-    sigs: [],
-    ca: null,
-    nar_hash: `sha256:${createHash("sha256").update(nar).digest("hex")}`,
-    nar_size: nar.length,
-  };
+  const info = uploadInfoOfBytes("up", storePathHash, "shutdown-test", nar);
   const req = request({
     host: "127.0.0.1",
     port: server.port,

@@ -22,6 +22,7 @@ import {
   type Sandbox,
   waitFor,
 } from "./cli-harness.ts";
+import { uploadInfoOfBytes } from "../../../test/helpers/data.ts";
 import { createCacheHttp, uploadViaHeader } from "./fixtures.ts";
 
 /**
@@ -68,22 +69,7 @@ async function ownersOfConnections(port: number, pids: number[]): Promise<Set<nu
 function syntheticNar(cache: string, size: number) {
   const nar = randomBytes(size);
   const hash = createHash("sha256").update(randomBytes(16)).digest("hex").slice(0, 32).replace(/[eotu]/g, "0");
-  return {
-    hash,
-    nar,
-    info: {
-      cache,
-      store_path_hash: hash,
-      store_path: `/nix/store/${hash}-workers-test`,
-      references: [],
-      system: null,
-      deriver: null,
-      sigs: [],
-      ca: null,
-      nar_hash: `sha256:${createHash("sha256").update(nar).digest("hex")}`,
-      nar_size: nar.length,
-    },
-  };
+  return { hash, nar, info: uploadInfoOfBytes(cache, hash, "workers-test", nar) };
 }
 
 describe("atticd with HTTP worker processes (ATTIC_TS_WORKERS)", { timeout: 180_000 }, () => {

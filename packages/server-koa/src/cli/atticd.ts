@@ -99,6 +99,7 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
   if (!isWorker) printError(`Attic Server ${packageVersion()} (attic-ts)`);
 
   const logger = createCliLogger(env, "atticd");
+  const coreLogger = asCoreLogger(logger);
   let engine: Engine | undefined;
   let host: HttpHost | undefined;
   let workers: HttpWorkers | undefined;
@@ -116,6 +117,7 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
     const listen =
       args.listen !== undefined ? parseListenAddress(args.listen, undefined, "--listen") : parseListenAddress(config.listen, source);
     const graceSeconds = shutdownSeconds(env);
+    const graceMs = graceSeconds * 1000;
     // Read in every mode, so check-config reports a bad value; only serving modes use it.
     const servesHttp = mode === "monolithic" || mode === "api-server";
     const requestedWorkers = isWorker ? 1 : httpWorkerCount(env);
@@ -140,7 +142,7 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
         config: raw,
         configSource: source,
         plugins,
-        logger: asCoreLogger(logger),
+        logger: coreLogger,
         // Like Attic, only these two modes migrate; the others expect a migrated database.
         // Workers are started in api-server mode, after their primary has migrated.
         migrate: mode === "monolithic" || mode === "db-migrations",
@@ -173,11 +175,11 @@ export async function runAtticd(argv: string[], options: RunAtticdOptions = {}):
       else logger.info("periodic garbage collection is disabled (garbage-collection.interval = 0)");
     }
     if (workerCount > 1) {
-      workers = await startHttpWorkers({ count: workerCount, args: workerArgs(args), logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+      workers = await startHttpWorkers({ count: workerCount, args: workerArgs(args), logger: coreLogger, graceMs });
       logger.info({ workers: workers.pids() }, `Listening on ${workers.url} (${workerCount} worker processes)`);
     } else {
-      const handler = createRequestHandler(engine!, { logger: asCoreLogger(logger) });
-      host = await startHttpHost(handler, listen, { logger: asCoreLogger(logger), graceMs: graceSeconds * 1000 });
+      const handler = createRequestHandler(engine!, { logger: coreLogger });
+      host = await startHttpHost(handler, listen, { logger: coreLogger, graceMs });
       if (isWorker) process.send?.({ attic_ts: "ready", url: host.url } satisfies WorkerMessage);
       else logger.info(`Listening on ${host.url}`);
     }
