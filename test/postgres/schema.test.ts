@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { MIGRATIONS, type KnexDatabase } from "@attic-ts/sql";
+import { MIGRATIONS, PRESENT_PATHS_INDEX, type KnexDatabase } from "@attic-ts/sql";
 import { openPostgresDatabase } from "@attic-ts/db-postgres";
 import { createTestDatabase, type TestDatabase } from "../setup/postgres.ts";
 
@@ -81,7 +81,7 @@ describe("PostgreSQL schema after all migrations", () => {
   it("has exactly Attic's tables", async () => {
     const tables = (await q("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"))
       .map((r) => r.table_name);
-    // Attic's tables, plus attic-ts's own (new tables only; Attic's are untouched).
+    // Attic's tables, plus attic-ts's own (new tables; on Attic's, one extra index, tested below).
     expect(tables).toEqual([
       "attic_ts_gc_lock", "attic_ts_lease", "attic_ts_lease_hold", "attic_ts_migrations",
       "cache", "chunk", "chunkref", "nar", "object", "seaql_migrations",
@@ -122,7 +122,7 @@ describe("PostgreSQL schema after all migrations", () => {
          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
         GROUP BY i.relname, t.relname, ix.indisunique`,
     );
-    const attics = rows.filter((r) => !String(r.tbl).startsWith("attic_ts_"));
+    const attics = rows.filter((r) => !String(r.tbl).startsWith("attic_ts_") && !String(r.name).startsWith("idx-attic-ts-"));
     const actual = Object.fromEntries(attics.filter((r) => String(r.name).startsWith("idx-")).map((r) => [r.name, [r.tbl, r.cols, r.uniq]]));
     expect(actual).toEqual({
       "idx-cache-name": ["cache", ["name"], false],
@@ -145,6 +145,19 @@ describe("PostgreSQL schema after all migrations", () => {
       "SELECT constraint_name FROM information_schema.table_constraints WHERE table_schema = 'public' AND constraint_type = 'UNIQUE' ORDER BY 1",
     );
     expect(constraints.map((r) => r.constraint_name)).toEqual(["cache_name_key", "chunk_remote_file_id_key"]);
+  });
+
+  it("adds one index of its own to Attic's tables: object (cache_id, store_path_hash) INCLUDE (nar_id)", async () => {
+    const ours = await q(
+      `SELECT indexname, indexdef FROM pg_indexes
+        WHERE schemaname = 'public' AND tablename NOT LIKE 'attic\\_ts\\_%' AND indexname LIKE 'idx-attic-ts-%'`,
+    );
+    expect(ours).toEqual([
+      {
+        indexname: PRESENT_PATHS_INDEX,
+        indexdef: `CREATE INDEX "${PRESENT_PATHS_INDEX}" ON public.object USING btree (cache_id, store_path_hash) INCLUDE (nar_id)`,
+      },
+    ]);
   });
 
   it("has the named foreign keys with Attic's ON DELETE rules", async () => {

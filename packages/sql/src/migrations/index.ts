@@ -18,6 +18,7 @@ import { m20260508_000001_add_chunk_state_holders_index } from "./m20260508_0000
 import { m20260611_000001_add_nar_state_holders_index } from "./m20260611_000001_add_nar_state_holders_index.ts";
 import { m20260624_000001_remove_chunk_recovery } from "./m20260624_000001_remove_chunk_recovery.ts";
 import { attic_ts_m20261125_000001_leases_and_gc_lock } from "./attic_ts_m20261125_000001_leases_and_gc_lock.ts";
+import { attic_ts_m20261205_000001_object_present_paths_index } from "./attic_ts_m20261205_000001_object_present_paths_index.ts";
 
 export type { Migration, MigrationContext } from "./migration.ts";
 
@@ -44,11 +45,14 @@ export const MIGRATIONS: readonly Migration[] = [
 export const MIGRATIONS_TABLE = "seaql_migrations";
 
 /**
- * attic-ts's own schema additions (new tables only; Attic's tables are never altered), applied
- * after Attic's. They are recorded in `attic_ts_migrations`, not `seaql_migrations`: Attic's
+ * attic-ts's own schema additions (new tables, and one index on Attic's `object` table; Attic's
+ * columns, constraints and indexes are never altered), applied after Attic's. They are recorded in `attic_ts_migrations`, not `seaql_migrations`: Attic's
  * migrator refuses to start on a database that lists a version it has no file for.
  */
-export const EXTENSION_MIGRATIONS: readonly Migration[] = [attic_ts_m20261125_000001_leases_and_gc_lock];
+export const EXTENSION_MIGRATIONS: readonly Migration[] = [
+  attic_ts_m20261125_000001_leases_and_gc_lock,
+  attic_ts_m20261205_000001_object_present_paths_index,
+];
 
 /** Bookkeeping table of `EXTENSION_MIGRATIONS` (same shape as `seaql_migrations`). */
 export const EXTENSION_MIGRATIONS_TABLE = "attic_ts_migrations";

@@ -31,8 +31,12 @@ export const PRESENT_PATHS_BATCH = 2500;
 /** PostgreSQL statements of one `findPresentPaths` call in flight at once (pool connections). */
 export const PRESENT_PATHS_CONCURRENCY = 4;
 
-/** `findPresentPaths` on PostgreSQL: the hashes as one `text[]`, each probed on the index. */
-const PRESENT_PATHS_POSTGRES = `SELECT q.h AS store_path_hash FROM unnest(?::text[]) AS q(h)
+/**
+ * `findPresentPaths` on PostgreSQL: the hashes as one `text[]` and the cache id, each hash
+ * probed on the index (`idx-attic-ts-object-cache-hash-nar` gives its `nar_id` without reading
+ * the object row).
+ */
+export const PRESENT_PATHS_POSTGRES = `SELECT q.h AS store_path_hash FROM unnest(?::text[]) AS q(h)
   CROSS JOIN LATERAL (
     SELECT 1 FROM "object" o JOIN "nar" n ON n.id = o.nar_id
     WHERE o.cache_id = ? AND o.store_path_hash = q.h AND n.state = 'V' LIMIT 1
