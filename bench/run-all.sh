@@ -9,6 +9,7 @@ tsx() { npx tsx --conditions=source "$@"; }
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, node $(node --version), $(date -u +%F)"
 tsx bench/fastcdc-throughput.ts
 tsx bench/compression-throughput.ts
+tsx bench/lru-eviction.ts
 tsx bench/ingest-throughput.ts 512
 npx tsc -b
 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4 --no-allocation-site-pretenuring bench/ingest-memory.mjs 0.5 zstd

@@ -1,3 +1,5 @@
+import { RecencyMap } from "../util/recency-map.ts";
+
 /**
  * Narinfo signatures by (keypair, fingerprint), least recently used first out. Ed25519 is
  * deterministic, so a remembered signature is the one signing again would give; a regenerated
@@ -9,7 +11,7 @@
  * every reference of a path and can be kilobytes long.
  */
 export class SignatureCache {
-  readonly #entries = new Map<string, string>();
+  readonly #entries = new RecencyMap<string, string>();
   #chars = 0;
 
   /** @param maxChars - characters of keys and signatures kept at most (default 4 Mi, about 8 MiB). */
@@ -20,9 +22,7 @@ export class SignatureCache {
     const key = `${keypair}\n${fingerprint}`;
     const known = this.#entries.get(key);
     if (known !== undefined) {
-      // Re-inserted to mark it most recently used (a Map iterates in insertion order).
-      this.#entries.delete(key);
-      this.#entries.set(key, known);
+      this.#entries.set(key, known); // now the most recently used
       return known;
     }
     const signature = sign();
@@ -30,9 +30,8 @@ export class SignatureCache {
     if (size > this.maxChars) return signature;
     this.#entries.set(key, signature);
     this.#chars += size;
-    for (const [oldKey, oldSignature] of this.#entries) {
-      if (this.#chars <= this.maxChars) break;
-      this.#entries.delete(oldKey);
+    while (this.#chars > this.maxChars) {
+      const [oldKey, oldSignature] = this.#entries.takeOldest()!; // #chars > 0: not empty
       this.#chars -= oldKey.length + oldSignature.length;
     }
     return signature;

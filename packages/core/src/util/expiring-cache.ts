@@ -1,3 +1,5 @@
+import { RecencyMap } from "./recency-map.ts";
+
 /** One key's answer: shared while it loads, then served until it expires. */
 interface Entry<V> {
   /** The load in flight, which requests arriving meanwhile share; null once it settled. */
@@ -25,7 +27,7 @@ export interface ExpiringCacheOptions {
  * but its result is not kept, so nothing read before a change is served after it.
  */
 export class ExpiringCache<V> {
-  readonly #entries = new Map<string, Entry<V>>();
+  readonly #entries = new RecencyMap<string, Entry<V>>();
   readonly #now: () => number;
   #chars = 0;
 
@@ -42,9 +44,7 @@ export class ExpiringCache<V> {
     const entry = this.#entries.get(key);
     if (entry?.pending) return entry.pending;
     if (entry && entry.expiresAt > now) {
-      // Re-inserted to mark it most recently used (a Map iterates in insertion order).
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
+      this.#entries.set(key, entry); // now the most recently used
       return Promise.resolve(entry.value as V);
     }
     if (entry) this.#drop(key, entry);
@@ -59,7 +59,7 @@ export class ExpiringCache<V> {
 
   /** Forgets every key for which `matches` holds. */
   invalidateWhere(matches: (key: string) => boolean): void {
-    for (const [key, entry] of this.#entries) if (matches(key)) this.#drop(key, entry);
+    for (const [key, entry] of this.#entries.entries()) if (matches(key)) this.#drop(key, entry);
   }
 
   /** Forgets everything, loads in flight included. */
@@ -110,9 +110,10 @@ export class ExpiringCache<V> {
   }
 
   #evict(): void {
-    for (const [key, entry] of this.#entries) {
-      if (this.#chars <= this.options.maxChars) return;
-      this.#drop(key, entry);
+    while (this.#chars > this.options.maxChars) {
+      const oldest = this.#entries.takeOldest();
+      if (oldest === undefined) return;
+      this.#chars -= oldest[1].chars;
     }
   }
 }
