@@ -11,7 +11,8 @@
 //   4. whether the server survives 8 clients that close the connection mid-NAR (printed, so a
 //      crash does not hide the figures above).
 // Run: npx tsc -b && TSX_TSCONFIG_PATH=tsconfig.base.json npx tsx --conditions=source bench/http-nar.ts
-// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR; BENCH_NODE_FLAGS adds node flags
+// BENCH_PROFILE=DIR writes a --cpu-prof of the server into DIR (Node's default names, one per
+// process: the restarted server's is the later one); BENCH_NODE_FLAGS adds node flags
 // to the server (space-separated, e.g. "--trace-gc"; its output lands in the server log).
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -78,7 +79,7 @@ const work = await mkdtemp(join(tmpdir(), "attic-ts-narbench-"));
 const extraFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
 const server = await startAtticd({
   compression,
-  nodeFlags: [...extraFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-name=nar.cpuprofile"] : [])],
+  nodeFlags: [...extraFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])],
 });
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
 try {
