@@ -1,3 +1,4 @@
+import { RecencyMap } from "../util/recency-map.ts";
 import { parseSigningKey, type SigningKey } from "./signing-key.ts";
 
 /**
@@ -7,21 +8,15 @@ import { parseSigningKey, type SigningKey } from "./signing-key.ts";
  * caches cannot grow it without limit (least recently used first out).
  */
 export class SigningKeyCache {
-  readonly #keys = new Map<string, SigningKey>();
+  readonly #keys = new RecencyMap<string, SigningKey>();
 
   /** @param capacity - keys kept at most (one per cache in use). */
   constructor(private readonly capacity = 1024) {}
 
   get(keypair: string): SigningKey {
-    let key = this.#keys.get(keypair);
-    if (key !== undefined) {
-      // Re-inserted to mark it most recently used (a Map iterates in insertion order).
-      this.#keys.delete(keypair);
-    } else {
-      key = parseSigningKey(keypair);
-    }
-    this.#keys.set(keypair, key);
-    if (this.#keys.size > this.capacity) this.#keys.delete(this.#keys.keys().next().value!);
+    const key = this.#keys.get(keypair) ?? parseSigningKey(keypair);
+    this.#keys.set(keypair, key); // now the most recently used
+    if (this.#keys.size > this.capacity) this.#keys.takeOldest();
     return key;
   }
 

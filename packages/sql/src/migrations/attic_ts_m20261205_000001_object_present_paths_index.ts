@@ -8,7 +8,7 @@ export const PRESENT_PATHS_INDEX = "idx-attic-ts-object-cache-hash-nar";
  * `idx-object-cache-hash` (left as Attic made it). get-missing-paths looks up each hash's
  * `nar_id` to check its NAR is valid; with `nar_id` in the index, a probe of an all-visible page
  * (as autovacuum leaves them) needs no read of the object row. 10,000 hashes against 1,000,000
- * objects: p50 85-98 ms against 140-181 ms (BENCHMARKS.md, fifteenth pass).
+ * objects, after a VACUUM: p50 65-68 ms against 107-134 ms (BENCHMARKS.md, fifteenth pass).
  *
  * SQLite has no INCLUDE and meets the target without it, so this records the version and does
  * nothing there. A plain CREATE INDEX holds writes to `object` while it builds (1.3 s and 74 MB

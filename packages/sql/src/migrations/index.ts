@@ -46,8 +46,9 @@ export const MIGRATIONS_TABLE = "seaql_migrations";
 
 /**
  * attic-ts's own schema additions (new tables, and one index on Attic's `object` table; Attic's
- * columns, constraints and indexes are never altered), applied after Attic's. They are recorded in `attic_ts_migrations`, not `seaql_migrations`: Attic's
- * migrator refuses to start on a database that lists a version it has no file for.
+ * columns, constraints and indexes are never altered), applied after Attic's. They are
+ * recorded in `attic_ts_migrations`, not `seaql_migrations`: Attic's migrator refuses to start
+ * on a database that lists a version it has no file for.
  */
 export const EXTENSION_MIGRATIONS: readonly Migration[] = [
   attic_ts_m20261125_000001_leases_and_gc_lock,
