@@ -59,6 +59,14 @@ export class GroupSizeMismatch extends SizeMismatch {
   }
 }
 
+/**
+ * Reads asked for in one turn are gathered this many to a thread before the next thread gets
+ * any: a download asks for its groups in pairs (`GROUPS_PER_READ` in core), and each message
+ * wakes an idle thread, which is costly on VMs. More at once would leave the other thread idle
+ * while many downloads wait on a disk that is not cached.
+ */
+const READS_JOINED = 2;
+
 interface Answer {
   id: number;
   index?: number;
@@ -180,7 +188,15 @@ export class ReaderThreads {
     }
   };
 
+  /**
+   * The thread for a new read: one that has fewer than `READS_JOINED` reads gathered this turn
+   * and more than none, so they go in one message; otherwise the least busy, or a new one while
+   * there are fewer than `size`.
+   */
   #leastBusy(): Thread {
+    for (const thread of this.#threads) {
+      if (thread.batch.length > 0 && thread.batch.length < READS_JOINED && !thread.dead) return thread;
+    }
     let best: Thread | undefined;
     for (const thread of this.#threads) if (best === undefined || thread.outstanding < best.outstanding) best = thread;
     if (best !== undefined && (best.outstanding === 0 || this.#threads.length >= this.size)) return best;

@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Worker } from "node:worker_threads";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { GroupSizeMismatch, ReadFailure, ReaderThreads, ReaderThreadsClosedError } from "../src/reader-threads.ts";
 
 let dir: string;
@@ -33,6 +34,27 @@ describe("ReaderThreads", () => {
       for (const [i, answer] of answers.entries()) expect(answer.equals(Buffer.concat(groups[i]!.map((f) => f.bytes)))).toBe(true);
       expect(readers.threadCount).toBe(2);
     } finally {
+      await readers.close();
+    }
+  });
+
+  it("sends reads asked for in one turn two to a message, before the next thread gets any", async () => {
+    const readers = new ReaderThreads({ threads: 2 });
+    const posted = vi.spyOn(Worker.prototype, "postMessage");
+    try {
+      const asked = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => readers.read([{ path: files[i % 5]!.path, size: files[i % 5]!.size }])));
+      // A pair: one message, one thread.
+      const pair = await asked(2);
+      expect(pair.map((answer) => answer.length)).toEqual([files[0]!.size, files[1]!.size]);
+      expect(posted.mock.calls.map(([reads]) => (reads as unknown[]).length)).toEqual([2]);
+      expect(readers.threadCount).toBe(1);
+      // Two pairs in one turn: one message per thread, two reads each.
+      posted.mockClear();
+      await asked(4);
+      expect(posted.mock.calls.map(([reads]) => (reads as unknown[]).length)).toEqual([2, 2]);
+      expect(readers.threadCount).toBe(2);
+    } finally {
+      posted.mockRestore();
       await readers.close();
     }
   });

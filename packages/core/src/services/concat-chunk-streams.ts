@@ -71,6 +71,15 @@ const DEFAULT_MAX_FILES_AHEAD = 64;
 export const DEFAULT_GROUP_BYTES = 256 * 1024;
 
 /**
+ * Groups beyond the next one are asked for this many at a time, when the budget has room for
+ * them all: groups asked for in one turn go to a reader thread in one message (local-fs), and
+ * each message woke an idle thread, a quarter of a download's main-thread time on a 2-core VM.
+ * Pairs took a 1 GiB download from about 2.9 groups a message to 1 (BENCHMARKS.md, sixteenth
+ * pass). Not applied when the budget cannot hold a pair.
+ */
+const GROUPS_PER_READ = 2;
+
+/**
  * Stored files concatenated in order (Attic's `merge_chunks`), with a read-ahead bounded by
  * bytes, so small chunk files are read several at a time (keeping the I/O thread pool busy)
  * while a download's memory stays bounded by `readAheadBytes`, not by the NAR. Destroying the
@@ -170,6 +179,9 @@ class ConcatStream extends Readable implements ConcatenatedStream {
   /** Opens units ahead while the byte budget allows (and always the next one). */
   #fill(): void {
     const parts = this.#parts;
+    // Groups opened by this call, and the room a first one beyond the next needs.
+    let groups = 0;
+    const pairRoom = GROUPS_PER_READ * this.#groupBytes;
     while (this.#next < parts.count && !this.destroyed) {
       // 0 opens the current unit, 1 the next one (always allowed), more need budget.
       const ahead = this.#units.length;
@@ -187,7 +199,9 @@ class ConcatStream extends Readable implements ConcatenatedStream {
         // A group waits for room for half a slot at least: groups cut to whatever the last one
         // freed shrink, and each group is a reader wake-up and a socket write.
         if (groupable && room < this.#groupBytes / 2) break;
+        if (groupable && groups === 0 && pairRoom <= this.#budget && room < pairRoom) break;
       }
+      if (groupable) groups++;
       const unit = groupable ? this.#group(this.#next, Math.min(room, this.#groupBytes)) : this.#single(this.#next, part, size, cost);
       if (ahead > 1 && this.#pool) {
         this.#pool.tryTake(unit.cost);

@@ -138,6 +138,40 @@ describe("concatChunkStreams with a store that reads groups", () => {
     for (const size of sizes.slice(0, -1)) expect(size).toBeGreaterThanOrEqual(4);
   });
 
+  it("asks for groups beyond the next one in pairs, when the budget holds a pair", async () => {
+    // Groups above the stream's 16 KiB high-water mark, so each read takes one group.
+    const { store, parts, expected } = await grouping(Array.from({ length: 120 }, () => 5000));
+    const slots = new SlotPool(40_000, 16);
+    // Room for five 8-file groups beyond the next one.
+    const stream = concatChunkStreams(store, parts, { readAheadBytes: 200_000, slots });
+    const out: Buffer[] = [];
+    const askedPerPiece: number[] = [];
+    let asked = 0;
+    for await (const piece of stream) {
+      out.push(Buffer.from(piece as Buffer));
+      stream.release(piece as Buffer);
+      await settle();
+      askedPerPiece.push(store.groups.length - asked);
+      asked = store.groups.length;
+    }
+    expect(Buffer.concat(out).equals(expected)).toBe(true);
+    expect(store.groups.flat()).toEqual(parts.map((_, i) => i));
+    // After the first fill, each group sent frees room for one, and every second one lets a
+    // pair be asked for; only the last of the 15 groups may come alone.
+    const steady = askedPerPiece.slice(1);
+    expect(steady.filter((n) => n === 2).length).toBeGreaterThanOrEqual(3);
+    expect(steady.filter((n) => n !== 0 && n !== 2)).toEqual(steady.includes(1) ? [1] : []);
+    expect(steady.filter((n) => n === 1).length).toBeLessThanOrEqual(1);
+
+    // A budget that cannot hold a pair still reads ahead, one group at a time.
+    const small = await grouping(Array.from({ length: 40 }, () => 5000));
+    const bytes = await collect(concatChunkStreams(small.store, small.parts, { readAheadBytes: 60_000, slots: new SlotPool(40_000, 8) }));
+    expect(bytes.equals(small.expected)).toBe(true);
+    expect(small.store.groups.flat()).toEqual(small.parts.map((_, i) => i));
+    // Groups of half a slot at least, as without pairs.
+    for (const group of small.store.groups) expect(group.length).toBeGreaterThanOrEqual(4);
+  });
+
   it("serves the right bytes to a consumer that never hands pieces back", async () => {
     const { store, parts, expected } = await grouping(Array.from({ length: 30 }, () => 2500));
     const slots = new SlotPool(8000, 8);
