@@ -4,8 +4,9 @@
 //      streamed by this process (target <= 150 MiB);
 //   2. download throughput of a BENCH_DOWNLOAD_MIB (1024) multi-chunk NAR with curl, vs nginx
 //      serving the same bytes (downloaded from atticd, checked against the NAR hash) as a static
-//      file (target >= 0.8x), median of BENCH_RUNS (3), alternating; next to it, this process
-//      reading the NAR's chunk files in order (no HTTP), the floor for a chunked store;
+//      file (target >= 0.8x), median of BENCH_RUNS (3), alternating; next to it, Node serving
+//      the same file through user space (bench/lib/node-static.mjs), the CPU each server and
+//      curl spend per GiB, and this process reading the NAR's chunk files in order (no HTTP);
 //   3. peak RSS while serving BENCH_CONCURRENT (32) downloads at once of a BENCH_CONCURRENT_MIB
 //      (64) NAR, each read to the end, on a freshly restarted server (target <= 200 MiB);
 //   4. whether the server survives 8 clients that close the connection mid-NAR (printed, so a
@@ -17,7 +18,7 @@
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { get } from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import knexFactory from "knex";
@@ -25,6 +26,8 @@ import { startAtticd, MiB } from "./lib/atticd.ts";
 import { envNumber, load, mbps, median, storePathHash, verdict } from "./lib/bench-util.ts";
 import { keystream, sha256Of } from "./lib/keystream.ts";
 import { startNginx } from "./lib/nginx.ts";
+import { startNodeStatic, type NodeStatic } from "./lib/node-static.ts";
+import { curlWithCpu, familyCpuMs } from "./lib/cpu-time.ts";
 import { uploadNar } from "./lib/upload-client.ts";
 
 const run = promisify(execFile);
@@ -37,13 +40,6 @@ const runs = envNumber("BENCH_RUNS", 3);
 const compression = process.env.BENCH_NAR_COMPRESSION === "none" ? "none" : "zstd";
 const profileDir = process.env.BENCH_PROFILE;
 const mi = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
-
-/** curl to a file (or /dev/null): MB/s and bytes. */
-async function curl(url: string, out = "/dev/null"): Promise<{ speed: number; bytes: number }> {
-  const { stdout } = await run("curl", ["-sS", "--fail", "-o", out, "-w", "%{size_download} %{time_total}", url]);
-  const [bytes, seconds] = stdout.trim().split(" ").map(Number);
-  return { speed: bytes! / 1e6 / seconds!, bytes: bytes! };
-}
 
 /** Reads the first `limit` bytes of `url`, then closes the connection. */
 function partialGet(url: string, limit: number): Promise<number> {
@@ -82,6 +78,13 @@ const server = await startAtticd({
   nodeFlags: [...extraFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])],
 });
 let nginx: Awaited<ReturnType<typeof startNginx>> | undefined;
+let nodeStatic: NodeStatic | undefined;
+/** One download: MB/s, and CPU per GiB of the server and of curl, ms. */
+interface Served {
+  speed: number;
+  serverMs: number;
+  curlMs: number;
+}
 try {
   await server.createCache("bench", true);
   const target = { url: server.url, token: server.token, cache: "bench" };
@@ -110,24 +113,39 @@ try {
   await mkdir(join(root, "bench", "nar"), { recursive: true });
   const file = join(root, "bench", "nar", `${hash}.nar`);
   const narUrl = `/bench/nar/${hash}.nar`;
-  const first = await curl(`${server.url}${narUrl}`, file);
+  const first = await curlWithCpu(`${server.url}${narUrl}`, file);
   const { stdout: check } = await run("sh", ["-c", `${compression === "zstd" ? "zstd -dcq" : "cat"} '${file}' | sha256sum`], { maxBuffer: 1 << 16 });
   if (`sha256:${check.split(" ")[0]}` !== narHash) throw new Error(`downloaded NAR does not decompress to the uploaded one`);
   nginx = await startNginx(root, "application/x-nix-nar");
-  const ours: number[] = [];
-  const theirs: number[] = [];
+  nodeStatic = await startNodeStatic(root);
+  // Alternating, each server's speed, its CPU (all processes and threads) and curl's, per GiB.
+  const servers = { atticd: { url: server.url, pid: server.pid }, nginx, node: nodeStatic };
+  const seen = { atticd: [] as Served[], nginx: [] as Served[], node: [] as Served[] };
   for (let r = 0; r < runs; r++) {
-    ours.push((await curl(`${server.url}${narUrl}`)).speed);
-    const n = await curl(`${nginx.url}${narUrl}`);
-    if (n.bytes !== first.bytes) throw new Error(`nginx served ${n.bytes} bytes, atticd ${first.bytes}`);
-    theirs.push(n.speed);
+    for (const [name, { url, pid }] of Object.entries(servers) as Array<[keyof typeof servers, { url: string; pid: number }]>) {
+      const cpuBefore = await familyCpuMs(pid);
+      const got = await curlWithCpu(`${url}${narUrl}`);
+      if (got.bytes !== first.bytes) throw new Error(`${name} served ${got.bytes} bytes, atticd ${first.bytes}`);
+      const perGiB = (ms: number) => (ms * 1024 * MiB) / got.bytes;
+      seen[name].push({ speed: got.speed, serverMs: perGiB((await familyCpuMs(pid)) - cpuBefore), curlMs: perGiB(got.cpuMs) });
+    }
   }
-  const speed = median(ours);
-  const base = median(theirs);
+  const speedOf = (name: keyof typeof seen) => median(seen[name].map((x) => x.speed));
+  const runsOf = (name: keyof typeof seen) => seen[name].map((x) => x.speed.toFixed(0)).join("/");
+  const speed = speedOf("atticd");
+  const base = speedOf("nginx");
+  const nodeSpeed = speedOf("node");
   console.log(
-    `http NAR download ${downloadMib} MiB (${first.bytes} bytes served, uploaded at ${uploadSpeed.toFixed(0)} MB/s): atticd ${speed.toFixed(0)} MB/s (runs ${ours.map((x) => x.toFixed(0)).join("/")}); ` +
-      `nginx ${base.toFixed(0)} MB/s (runs ${theirs.map((x) => x.toFixed(0)).join("/")}); ratio ${(speed / base).toFixed(2)} ${verdict(speed / base, ">=", 0.8)}; ${load()}`,
+    `http NAR download ${downloadMib} MiB (${first.bytes} bytes served, uploaded at ${uploadSpeed.toFixed(0)} MB/s): atticd ${speed.toFixed(0)} MB/s (runs ${runsOf("atticd")}); ` +
+      `nginx ${base.toFixed(0)} MB/s (runs ${runsOf("nginx")}); ratio ${(speed / base).toFixed(2)} ${verdict(speed / base, ">=", 0.8)}; ${load()}`,
   );
+  console.log(
+    `  Node serving the same bytes as one file (bench/lib/node-static.mjs: 256 KiB reads into reused buffers): ${nodeSpeed.toFixed(0)} MB/s (runs ${runsOf("node")}); ` +
+      `atticd / that ${(speed / nodeSpeed).toFixed(2)}; that / nginx ${(nodeSpeed / base).toFixed(2)}`,
+  );
+  const cpu = (name: keyof typeof seen) =>
+    `${name} ${median(seen[name].map((x) => x.serverMs)).toFixed(0)} ms + curl ${median(seen[name].map((x) => x.curlMs)).toFixed(0)} ms (runs ${seen[name].map((x) => `${x.serverMs.toFixed(0)}+${x.curlMs.toFixed(0)}`).join(", ")})`;
+  console.log(`  CPU per GiB served (server's processes and threads + the client), medians: ${cpu("atticd")}; ${cpu("node")}; ${cpu("nginx")}; ${availableParallelism()} cores`);
 
   // What reading the same chunk files in NAR order costs Node here (readFile, 2 files ahead as
   // Attic's prefetch), without HTTP: the floor for a server that stores NARs as chunk files.
@@ -186,6 +204,7 @@ try {
   );
 } finally {
   await nginx?.stop();
+  await nodeStatic?.stop();
   await server.stop();
   await rm(work, { recursive: true, force: true });
 }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ATTICD_LAUNCHER, envOf, readAtticdShebang } from "../../scripts/atticd-shebang.mjs";
+import { processFamily } from "./cpu-time.ts";
 
 const run = promisify(execFile);
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -62,17 +63,6 @@ async function statusField(pid: number, field: string): Promise<number> {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
   if (!m) throw new Error(`${field} missing from /proc/${pid}/status`);
   return Number(m[1]) * 1024;
-}
-
-/** `pid` and its child processes (atticd's HTTP workers with `ATTIC_TS_WORKERS`), from /proc. */
-async function processFamily(pid: number): Promise<number[]> {
-  const children: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
-    if (new RegExp(`^PPid:\\s+${pid}$`, "m").test(status)) children.push(Number(entry));
-  }
-  return [pid, ...children];
 }
 
 /**

@@ -11,12 +11,26 @@ import { mbps } from "./keystream.ts";
 
 /** MB/s of payload for writing files of `sizes` bytes, `parallel` at a time, under `baseDir`. */
 export async function fileWriteRate(sizes: readonly number[], parallel = 24, baseDir = tmpdir(), syncDirectories = false): Promise<number> {
+  return (await fileWriteCost(sizes, parallel, baseDir, syncDirectories)).mbps;
+}
+
+/**
+ * {@link fileWriteRate}, and the CPU each file cost this process (all its threads: mostly
+ * kernel time in the thread pool), µs. Meaningful when nothing else runs in this process.
+ */
+export async function fileWriteCost(
+  sizes: readonly number[],
+  parallel = 24,
+  baseDir = tmpdir(),
+  syncDirectories = false,
+): Promise<{ mbps: number; cpuMicrosPerFile: number }> {
   const dir = await mkdtemp(join(baseDir, "attic-ts-files-"));
   try {
     await mkdir(join(dir, "tmp"));
     const data = Buffer.alloc(Math.max(1, ...sizes), 7);
     let next = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await Promise.all(
       Array.from({ length: parallel }, async () => {
         while (next < sizes.length) {
@@ -38,7 +52,9 @@ export async function fileWriteRate(sizes: readonly number[], parallel = 24, bas
         }
       }),
     );
-    return mbps(sizes.reduce((a, b) => a + b, 0), performance.now() - t0);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { mbps: mbps(sizes.reduce((a, b) => a + b, 0), ms), cpuMicrosPerFile: (cpu.user + cpu.system) / Math.max(1, sizes.length) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

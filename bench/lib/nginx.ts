@@ -12,6 +12,8 @@ const NGINX = process.env.BENCH_NGINX ?? "/usr/sbin/nginx";
 
 export interface BenchNginx {
   url: string;
+  /** The master process; its workers are its children. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ http {
   }
   return {
     url,
+    pid: child.pid!,
     async stop() {
       child.kill("SIGQUIT");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
