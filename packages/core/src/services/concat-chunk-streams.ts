@@ -72,10 +72,11 @@ export const DEFAULT_GROUP_BYTES = 256 * 1024;
 
 /**
  * Groups beyond the next one are asked for this many at a time, when the budget has room for
- * them all: groups asked for in one turn go to a reader thread in one message (local-fs), and
- * each message woke an idle thread, a quarter of a download's main-thread time on a 2-core VM.
- * Pairs took a 1 GiB download from about 2.9 groups a message to 1 (BENCHMARKS.md, sixteenth
- * pass). Not applied when the budget cannot hold a pair.
+ * them all. A store may read the groups asked for in one turn together: local-fs sends them to
+ * a reader thread in one message, and each message woke an idle thread, a quarter of a
+ * download's main-thread time on a 2-core VM. With pairs a 128 MiB NAR took 358 messages
+ * instead of 692 (BENCHMARKS.md, sixteenth pass). Not applied when the budget cannot hold a
+ * pair.
  */
 const GROUPS_PER_READ = 2;
 
