@@ -15,6 +15,17 @@ const PIECE = 256 * 1024;
 const AHEAD = 4;
 const free = [];
 
+/** @param {import("node:http").ServerResponse} res */
+function drainedOrClosed(res) {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done).off("close", done);
+      resolve(undefined);
+    };
+    res.on("drain", done).on("close", done);
+  });
+}
+
 /** @param {import("node:http").ServerResponse} res @param {import("node:fs/promises").FileHandle} file @param {number} size */
 async function send(res, file, size) {
   const reads = [];
@@ -33,7 +44,12 @@ async function send(res, file, size) {
     readAhead();
     if (piece.length === 0) throw new Error("file shrank while served");
     const more = res.write(piece, () => free.push(buffer));
-    if (!more) await new Promise((resolve) => res.once("drain", resolve));
+    // A client that leaves never drains; its reads ahead settle before the file is closed.
+    if (!more) await drainedOrClosed(res);
+    if (res.destroyed) {
+      await Promise.allSettled(reads);
+      return;
+    }
   }
   res.end();
 }
