@@ -88,7 +88,7 @@ let
   # Environment per command, set unless already set: atticd's shebang (two malloc arenas, a
   # fixed mmap threshold).
   wrapperEnv = {
-    atticd = "--set-default MALLOC_ARENA_MAX 2 --set-default MALLOC_MMAP_THRESHOLD_ 131072";
+    atticd = "--set-default MALLOC_ARENA_MAX 2 --set-default MALLOC_MMAP_THRESHOLD_ 65536";
   };
 
   # The commands this package installs: name → script inside the workspace.

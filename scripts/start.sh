@@ -14,5 +14,5 @@ fi
 ./node_modules/.bin/tsc -b
 # The settings bin/atticd.js names in its shebang (see there).
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-65536}"
 exec node --max-semi-space-size=4 --no-allocation-site-pretenuring packages/server-koa/bin/atticd.js "$@"

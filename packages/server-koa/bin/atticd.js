@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=4 --no-allocation-site-pretenuring
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring
 // Launcher for the compiled atticd (built by `tsc -b` into ../dist).
 //
 // --max-semi-space-size=4 (MiB): an upload allocates fast (every body slice and chunk is a
@@ -25,12 +25,15 @@
 // Two arenas took about 20 MiB off the peak RSS of a 2 GiB zstd upload (mean of 3-4 runs,
 // BENCHMARKS.md) with no measurable cost in throughput. glibc reads it at process start only.
 //
-// MALLOC_MMAP_THRESHOLD_=131072: glibc serves allocations of 128 KiB and more with their own
+// MALLOC_MMAP_THRESHOLD_=65536: glibc serves allocations of 64 KiB and more with their own
 // mmap, but by default raises that threshold each time such a block is freed, up to 32 MiB.
 // After the first large chunk buffers were freed, every chunk, body slice and compressed chunk
 // then came from the heap, whose freed middle glibc cannot return: the resident heap grew during
-// an upload and stayed grown. Pinned (which also turns the adjustment off), the peak RSS of a
-// 2 GiB zstd upload was 138-148 MiB against 155-166 without (BENCHMARKS.md, sixth pass).
+// an upload and stayed grown. Pinned (which also turns the adjustment off) at 128 KiB, the peak
+// RSS of a 2 GiB zstd upload was 138-148 MiB against 155-166 without (BENCHMARKS.md, sixth
+// pass). At 64 KiB the request body's 64 KiB socket reads are mapped and unmapped too instead
+// of piling up in the arenas between collections: 141-143 MiB in four runs against 146-174 at
+// 128 KiB, at the same upload speed (sixteenth pass).
 import { existsSync } from "node:fs";
 
 const entry = new URL("../dist/cli/atticd.js", import.meta.url);

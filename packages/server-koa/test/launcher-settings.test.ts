@@ -39,7 +39,7 @@ describe("atticd launchers", () => {
 
   it("the shebang sets the young-generation cap, no allocation-site pretenuring and the malloc settings", () => {
     expect(shebang.flags).toEqual(expect.arrayContaining(["--max-semi-space-size=4", "--no-allocation-site-pretenuring"]));
-    expect(shebang.env).toEqual({ MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072" });
+    expect(shebang.env).toEqual({ MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "65536" });
   });
 
   it("npm start passes the shebang's flags and environment", () => {
