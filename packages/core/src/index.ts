@@ -7,6 +7,7 @@ export * from "./lifecycle.ts";
 export * from "./plugin.ts";
 export * from "./storage/remote-file.ts";
 export * from "./storage/blob-store.ts";
+export * from "./storage/put-bytes.ts";
 export * from "./storage/memory-blob-store.ts";
 export * from "./database/model.ts";
 export * from "./database/database.ts";

@@ -1,5 +1,5 @@
-import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
+import { closeFd, fsyncFd, openFd } from "./fd-calls.ts";
 
 /** Bytes written between two background flushes (see `writeStream`). */
 const SYNC_EVERY = 32 * 1024 * 1024;
@@ -66,8 +66,8 @@ export async function writeStream(
 
 /** fsyncs a directory so a rename in it is durable; best effort (some platforms refuse). */
 export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r").catch(() => undefined);
-  if (!handle) return;
-  await handle.sync().catch(() => undefined);
-  await handle.close().catch(() => undefined);
+  const fd = await openFd(dir, "r").catch(() => undefined);
+  if (fd === undefined) return;
+  await fsyncFd(fd).catch(() => undefined);
+  await closeFd(fd).catch(() => undefined);
 }

@@ -4,6 +4,7 @@ import type { FileHandle } from "node:fs/promises";
 import { addAbortSignal } from "node:stream";
 import { dirname, join, resolve } from "node:path";
 import { syncDirectory, writeStream } from "./file-io.ts";
+import { closeFd, fsyncFd, openFd, renamePath, unlinkIfPresent, writeAllFd } from "./fd-calls.ts";
 import { bufferStream, SizeMismatch } from "./whole-read.ts";
 import { ReaderThreads } from "./reader-threads.ts";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
@@ -109,29 +110,61 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async put(key: string, body: AsyncIterable<Uint8Array>, options: IoOptions = {}): Promise<RemoteFile> {
-    const ref = this.refFor(key);
     const { signal } = options;
+    return this.#atomically(key, signal, async (temp) => {
+      const file = await this.#fs("create", temp, () => open(temp, "wx"));
+      try {
+        await writeStream(file, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
+        signal?.throwIfAborted();
+        await this.#fs("fsync", temp, () => file.sync());
+      } catch (err) {
+        await file.close().catch(() => undefined);
+        throw err;
+      }
+      await this.#fs("close", temp, () => file.close());
+    });
+  }
+
+  /**
+   * `put` of bytes held in memory (the engine's chunks): the same steps and guarantees, on plain
+   * descriptors, without a body stream or a `FileHandle` (see `fd-calls.ts`).
+   */
+  async putBytes(key: string, data: Uint8Array, options: IoOptions = {}): Promise<RemoteFile> {
+    const { signal } = options;
+    return this.#atomically(key, signal, async (temp) => {
+      const fd = await failsAs(openFd(temp, "wx"), "create", temp);
+      try {
+        await failsAs(writeAllFd(fd, data), "write", temp);
+        signal?.throwIfAborted();
+        await failsAs(fsyncFd(fd), "fsync", temp);
+      } catch (err) {
+        await closeFd(fd).catch(() => undefined);
+        throw err;
+      }
+      await failsAs(closeFd(fd), "close", temp);
+    });
+  }
+
+  /**
+   * The steps every write shares: `writeTemp` makes a new temporary file durable (and closes it),
+   * which is then renamed to the key's path, and the rename made durable. On failure or abort
+   * the temporary file is removed and nothing is visible under the key.
+   */
+  async #atomically(key: string, signal: AbortSignal | undefined, writeTemp: (temp: string) => Promise<void>): Promise<RemoteFile> {
+    const ref = this.refFor(key);
     signal?.throwIfAborted();
     const target = this.#pathFor(key);
     const tempDir = join(this.root, TEMP_DIR);
     await this.#ensureDir(tempDir);
     const temp = join(tempDir, `${randomUUID()}.part`);
-    let handle: FileHandle | undefined;
     this.#writing.add(temp);
     try {
-      handle = await this.#fs("create", temp, () => open(temp, "wx"));
-      const file = handle;
-      await writeStream(file, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
-      signal?.throwIfAborted();
-      await this.#fs("fsync", temp, () => file.sync());
-      handle = undefined;
-      await this.#fs("close", temp, () => file.close());
+      await writeTemp(temp);
       await this.#ensureDir(dirname(target));
       signal?.throwIfAborted();
-      await this.#fs("rename into", target, () => rename(temp, target));
+      await failsAs(renamePath(temp, target), "rename into", target);
     } catch (err) {
-      await handle?.close().catch(() => undefined);
-      await rm(temp, { force: true }).catch(() => undefined);
+      await unlinkIfPresent(temp).catch(() => undefined);
       throw err;
     } finally {
       this.#writing.delete(temp);
@@ -353,6 +386,13 @@ export class LocalBlobStore implements BlobStore {
       throw storageError(action, path, err);
     }
   }
+}
+
+/** `step`, its failure reported as a StorageError that keeps the cause (as `#fs`, with one promise less). */
+function failsAs<T>(step: Promise<T>, action: string, path: string): Promise<T> {
+  return step.catch((err: unknown) => {
+    throw storageError(action, path, err);
+  });
 }
 
 function storageError(action: string, path: string, cause: unknown): StorageError {

@@ -52,6 +52,11 @@ describe("LocalBlobStore layout", () => {
     expect(await readFile(join(dir, "3", "3f", KEY), "utf8")).toBe("hello world");
     expect((await readdir(dir)).sort()).toEqual([".tmp", "3", "VERSION"]);
     expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    // putBytes writes the same file.
+    const other = "3f00aaaa-0000-4000-8000-000000000000.chunk";
+    expect(await store.putBytes(other, new TextEncoder().encode("bytes"))).toEqual({ Local: { name: other } });
+    expect(await readFile(join(dir, "3", "3f", other), "utf8")).toBe("bytes");
+    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
   });
 
   it("migrates a flat layout-0 directory into shards, then writes VERSION", async () => {
@@ -156,6 +161,18 @@ describe("LocalBlobStore failures", () => {
     await expect(store.open(store.refFor(KEY))).rejects.toMatchObject({ code: "BlobNotFound" });
   });
 
+  it("putBytes aborted while it writes rejects with the reason and leaves no temp file", async () => {
+    const store = new LocalBlobStore(dir);
+    await store.init();
+    const controller = new AbortController();
+    const reason = new Error("client went away");
+    const pending = store.putBytes(KEY, new Uint8Array(MiB), { signal: controller.signal });
+    controller.abort(reason);
+    expect(await rejectionOf(pending)).toBe(reason);
+    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    await expect(store.open(store.refFor(KEY))).rejects.toMatchObject({ code: "BlobNotFound" });
+  });
+
   it("an abort while the body is stalled rejects at once", async () => {
     const store = new LocalBlobStore(dir);
     await store.init();
@@ -188,10 +205,12 @@ describe("LocalBlobStore failures", () => {
     expect(await rejectionOf(store.open(ref))).toMatchObject({ code: "StorageError" });
     expect(await rejectionOf(store.delete(ref))).toMatchObject({ code: "StorageError" });
     // Renaming a file over the directory fails too: StorageError, and the temp file is gone.
-    const err = await rejectionOf(store.put(KEY, bytes("x")));
-    expect(err).toMatchObject({ code: "StorageError" });
-    expect((err as Error).cause).toBeInstanceOf(Error);
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    for (const write of [() => store.put(KEY, bytes("x")), () => store.putBytes(KEY, new TextEncoder().encode("x"))]) {
+      const err = await rejectionOf(write());
+      expect(err).toMatchObject({ code: "StorageError" });
+      expect((err as Error).cause).toBeInstanceOf(Error);
+      expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    }
   });
 
   it("reports a file where a shard directory should be as StorageError", async () => {

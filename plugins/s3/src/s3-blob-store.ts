@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { GetObjectCommandOutput, S3ClientConfig } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
@@ -128,6 +128,30 @@ export class S3BlobStore implements BlobStore {
       await this.delete(ref).catch(() => undefined);
       throw signal.reason;
     }
+    return ref;
+  }
+
+  /**
+   * `put` of bytes held in memory: one PutObject of the bytes, without lib-storage's Upload and
+   * a stream around them. An abort that comes while the request runs may come after S3 stored
+   * the object, so the key is then deleted (best effort) before this rejects.
+   */
+  async putBytes(key: string, data: Uint8Array, options: IoOptions = {}): Promise<RemoteFile> {
+    const ref = this.refFor(key);
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const command = new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: data, ContentLength: data.byteLength });
+    let failure: unknown;
+    try {
+      await this.client().send(command, signal ? { abortSignal: signal } : {});
+    } catch (err) {
+      failure = err;
+    }
+    if (signal?.aborted) {
+      await this.delete(ref).catch(() => undefined);
+      throw signal.reason;
+    }
+    if (failure !== undefined) throw storageError(`write s3://${this.config.bucket}/${key}`, failure);
     return ref;
   }
 

@@ -8,6 +8,7 @@ import { BLOB_STORE, CLOCK, COMPRESSOR, ENGINE_CONFIG } from "../di/tokens.ts";
 import { HashingStream } from "../nix/hashing-stream.ts";
 import { toTypedBase16 } from "../nix/hash.ts";
 import type { BlobStore } from "../storage/blob-store.ts";
+import { putBytes } from "../storage/put-bytes.ts";
 import { remoteFileKey } from "../storage/remote-file.ts";
 import { asyncOf } from "../util/async-of.ts";
 import { BufferPool } from "../util/buffer-pool.ts";
@@ -146,7 +147,7 @@ export class ChunkBatchWriter {
     const options = signal ? { signal } : {};
     if (this.compression === "none") {
       // The stored file is the chunk itself: its hash is already known.
-      await this.store.put(remoteFileKey(row.remoteFile), asyncOf(data), options);
+      await putBytes(this.store, remoteFileKey(row.remoteFile), data, options);
       return { id, deduplicated: false, fileSize: data.length, fileHash: row.chunkHash };
     }
     if (this.compressor.compressBuffer) {
@@ -155,7 +156,7 @@ export class ChunkBatchWriter {
         allocate: this.buffers.take,
         ...options,
       });
-      await this.store.put(remoteFileKey(row.remoteFile), asyncOf(file), options);
+      await putBytes(this.store, remoteFileKey(row.remoteFile), file, options);
       const written = { id, deduplicated: false, fileSize: file.byteLength, fileHash: sha256Typed(file) };
       // Written and hashed: nothing reads it any more (a failed put keeps it, for the collector).
       if (file !== data) this.buffers.give(file);

@@ -85,6 +85,14 @@ export interface BlobStore {
   put(key: string, body: AsyncIterable<Uint8Array>, options?: IoOptions): Promise<RemoteFile>;
 
   /**
+   * Optional: `put` of bytes already in memory, with the same guarantees. A backend implements
+   * it when it can write a small file for less than a stream costs (local-fs: plain descriptors
+   * instead of a body stream and a `FileHandle`); the engine writes its chunks this way. The
+   * caller does not change `data` until the call settles.
+   */
+  putBytes?(key: string, data: Uint8Array, options?: IoOptions): Promise<RemoteFile>;
+
+  /**
    * Opens a stored file. Throws `BlobNotFoundError` (code `BlobNotFound`) when absent, and
    * `StorageError` when the backend fails: the two are never confused.
    */

@@ -42,6 +42,13 @@ export class MemoryBlobStore implements BlobStore {
     return this.refFor(key);
   }
 
+  async putBytes(key: string, data: Uint8Array, options: IoOptions = {}): Promise<RemoteFile> {
+    options.signal?.throwIfAborted();
+    // Copied, like `put`'s slices: the caller reuses its buffer once this settles.
+    this.#blobs.set(key, { parts: [new Uint8Array(data)], size: data.byteLength, lastModified: new Date() });
+    return this.refFor(key);
+  }
+
   async open(ref: RemoteFile, options: OpenOptions = {}): Promise<Download> {
     const key = this.#keyOf(ref);
     options.signal?.throwIfAborted();

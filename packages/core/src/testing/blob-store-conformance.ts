@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BlobStore, Download } from "../storage/blob-store.ts";
+import { putBytes } from "../storage/put-bytes.ts";
 import { remoteFileKey } from "../storage/remote-file.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 
@@ -345,6 +346,62 @@ export function describeBlobStoreConformance(name: string, options: BlobStoreCon
       const written = await Promise.all(jobs.map((job) => putGenerated(job.key, job.seed, job.size)));
       const read = await Promise.all(written.map((w) => readBack(w.ref)));
       read.forEach((r, i) => expect(r).toEqual({ sha256: written[i]?.sha256, size: jobs[i]?.size }));
+    }, BIG_TIMEOUT_MS);
+
+    // `putBytes` is optional: these cases go through core's `putBytes`, which takes the store's
+    // own where it has one and `put` otherwise, so every store runs them.
+    const hexOf = (data: Uint8Array): string => createHash("sha256").update(data).digest("hex");
+
+    it("putBytes round-trips bytes held in memory, under the reference put would record", async () => {
+      for (const size of [0, 1, 70_000, MiB + 3]) {
+        const key = newKey();
+        const data = new ByteSource(400 + size).next(size);
+        const ref = await putBytes(store, key, data);
+        expect(ref).toEqual(store.refFor(key));
+        expect(await readBack(ref)).toEqual({ sha256: hexOf(data), size });
+      }
+    }, BIG_TIMEOUT_MS);
+
+    it("putBytes over an existing key replaces the content", async () => {
+      const key = newKey();
+      await putGenerated(key, 61, 70_000);
+      const data = new ByteSource(62).next(1_000);
+      const ref = await putBytes(store, key, data);
+      expect(await readBack(ref)).toEqual({ sha256: hexOf(data), size: 1_000 });
+    });
+
+    it("putBytes with an already aborted signal rejects and writes nothing", async () => {
+      const key = newKey();
+      const controller = new AbortController();
+      controller.abort(new Error("conformance: aborted before putBytes"));
+      const err = await rejectionOf(putBytes(store, key, new ByteSource(63).next(10_000), { signal: controller.signal }));
+      expect(err).toBeInstanceOf(Error);
+      await expectInvisible(key);
+    });
+
+    it("putBytes aborted while it runs either rejects leaving nothing visible, or stores every byte", async () => {
+      const key = newKey();
+      const controller = new AbortController();
+      const reason = new Error("conformance: putBytes aborted");
+      const data = new ByteSource(64).next(300_000);
+      const pending = putBytes(store, key, data, { signal: controller.signal });
+      controller.abort(reason);
+      // A store that writes memory may have finished before the abort; one doing I/O has not.
+      const outcome = await pending.then((ref) => ({ ref }), (err: unknown) => ({ err }));
+      if ("ref" in outcome) {
+        expect(await readBack(outcome.ref)).toEqual({ sha256: hexOf(data), size: data.byteLength });
+        return;
+      }
+      const cause = (outcome.err as { cause?: unknown }).cause;
+      expect(outcome.err === reason || cause === reason || (outcome.err as Error).name === "AbortError").toBe(true);
+      await expectInvisible(key);
+    });
+
+    it("handles 16 concurrent putBytes to distinct keys", async () => {
+      const jobs = Array.from({ length: 16 }, (_, i) => ({ key: newKey(), data: new ByteSource(2000 + i).next(60_000 + i * 4099) }));
+      const refs = await Promise.all(jobs.map((job) => putBytes(store, job.key, job.data)));
+      const read = await Promise.all(refs.map((ref) => readBack(ref)));
+      read.forEach((r, i) => expect(r).toEqual({ sha256: hexOf(jobs[i]!.data), size: jobs[i]!.data.byteLength }));
     }, BIG_TIMEOUT_MS);
 
     it("preferStream: false answers a URL with presignedUrls, a stream otherwise", async () => {
