@@ -401,9 +401,14 @@ describe.each(TEST_MATRIX)("garbage collection (%s, %s)", (db, storage) => {
     // Leftovers of a cleanup that failed half-way: files without rows.
     const orphans = [pseudoRandomBytes(90, 3000), pseudoRandomBytes(91, 5000)];
     const refs = await Promise.all(orphans.map((bytes) => t.engine.storage.put(`${randomUUID()}.chunk`, asyncOf(bytes))));
-    // On local storage also the temporary file of a write a killed process never finished.
-    const partial = storage === "local" ? join(t.storagePath, ".tmp", `${randomUUID()}.part`) : undefined;
-    if (partial) await writeFile(partial, pseudoRandomBytes(92, 700));
+    // On local storage also the temporary file of a write a killed process never finished,
+    // beside the stored files (`.{uuid}.part` in a shard directory).
+    const shard = join(t.storagePath, "a", "ab");
+    const partial = storage === "local" ? join(shard, `.${randomUUID()}.part`) : undefined;
+    if (partial) {
+      await mkdir(shard, { recursive: true });
+      await writeFile(partial, pseudoRandomBytes(92, 700));
+    }
     const leftover = partial ? { files: 1, bytes: 700 } : { files: 0, bytes: 0 };
     await sleep(1100);
 

@@ -13,11 +13,18 @@ import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverRes
 /** Attic's current local layout (PR #98): `{path}/{k[0]}/{k[0..2]}/{k}`. */
 const LAYOUT_VERSION = 1;
 const VERSION_FILE = "VERSION";
-/** In-progress writes live here; a dot name can never be a shard directory (keys never start with "."). */
+/**
+ * Where earlier versions wrote every temporary file, and where the layout migration still
+ * writes VERSION; a dot name can never be a shard directory (keys never start with ".").
+ */
 const TEMP_DIR = ".tmp";
-/** Temporary files older than this (ms) are leftovers of a crash and are removed by `init`. */
+/** The end of a temporary file's name; it is written beside its target as `.{uuid}.part`. */
+const TEMP_SUFFIX = ".part";
+/** A temporary file beside stored ones: a dot name (never a key) ending in `TEMP_SUFFIX`. */
+const isTempName = (name: string): boolean => name.startsWith(".") && name.endsWith(TEMP_SUFFIX);
 /** Writes of one file in flight at once (see `writeStream`). */
 const WRITES_IN_FLIGHT = 4;
+/** Files in `TEMP_DIR` older than this (ms) are leftovers of a crash and are removed by `init`. */
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 /**
  * Files of a known size up to this many bytes are read whole by `open` (one read into one
@@ -154,13 +161,15 @@ export class LocalBlobStore implements BlobStore {
     const ref = this.refFor(key);
     signal?.throwIfAborted();
     const target = this.#pathFor(key);
-    const tempDir = join(this.root, TEMP_DIR);
-    await this.#ensureDir(tempDir);
-    const temp = join(tempDir, `${randomUUID()}.part`);
+    const dir = dirname(target);
+    await this.#ensureDir(dir);
+    // Beside the target, not in one directory shared by every write: creating a file and renaming
+    // it lock its directory, and with a shared one every upload's files queued for that lock
+    // (BENCHMARKS.md, seventeenth pass). A dot name is never a key, so `list` skips it.
+    const temp = join(dir, `.${randomUUID()}${TEMP_SUFFIX}`);
     this.#writing.add(temp);
     try {
       await writeTemp(temp);
-      await this.#ensureDir(dirname(target));
       signal?.throwIfAborted();
       await failsAs(renamePath(temp, target), "rename into", target);
     } catch (err) {
@@ -339,30 +348,53 @@ export class LocalBlobStore implements BlobStore {
     await syncDirectory(this.root);
   }
 
-  /** At start, only files a day old: another process sharing the directory may be writing. */
+  /**
+   * At start, the temporary directory earlier versions wrote to (and the layout migration still
+   * does), files a day old only: another process sharing the directory may be writing. Leftovers
+   * beside the stored files are found by `removeLeftovers`, which garbage collection runs: at
+   * start a walk of every shard directory would delay serving on a large store.
+   */
   async #removeStaleTempFiles(): Promise<void> {
-    await this.removeLeftovers(new Date(Date.now() - STALE_TEMP_MS)).catch(() => undefined);
+    const removed: LeftoverResult = { files: 0, bytes: 0 };
+    const cutoff = Date.now() - STALE_TEMP_MS;
+    await this.#removeTempFilesIn(join(this.root, TEMP_DIR), () => true, cutoff, removed).catch(() => undefined);
   }
 
   /**
    * Deletes temporary files (writes a killed process never finished) last modified before
-   * `olderThan`, except those this process is writing. Another process's running `put` writes
-   * its temporary file continuously, so it stays young.
+   * `olderThan`, except those this process is writing: the dot-named `*.part` files in the shard
+   * directories, and anything in the temporary directory of earlier versions. Another process's
+   * running `put` writes its temporary file continuously, so it stays young.
    */
   async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
-    const tempDir = join(this.root, TEMP_DIR);
+    const { signal } = options;
     const removed: LeftoverResult = { files: 0, bytes: 0 };
-    let names: string[];
-    try {
-      names = await readdir(tempDir);
-    } catch (err) {
-      if (errnoOf(err) === "ENOENT") return removed;
-      throw storageError("read", tempDir, err);
-    }
     const cutoff = olderThan.getTime();
-    for (const name of names) {
-      options.signal?.throwIfAborted();
-      const path = join(tempDir, name);
+    await this.#removeTempFilesIn(join(this.root, TEMP_DIR), () => true, cutoff, removed, signal);
+    for (const first of await this.#subdirectories(this.root)) {
+      if (first.length !== 1) continue;
+      const firstDir = join(this.root, first);
+      for (const second of await this.#subdirectories(firstDir)) {
+        if (second.length !== 2 || second[0] !== first) continue;
+        await this.#removeTempFilesIn(join(firstDir, second), isTempName, cutoff, removed, signal);
+      }
+    }
+    return removed;
+  }
+
+  /** Deletes the files of `dir` whose names pass `isTemp`, modified before `cutoff`, and not being written here. */
+  async #removeTempFilesIn(dir: string, isTemp: (name: string) => boolean, cutoff: number, removed: LeftoverResult, signal?: AbortSignal): Promise<void> {
+    let entries;
+    try {
+      entries = await opendir(dir);
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return;
+      throw storageError("read", dir, err);
+    }
+    for await (const entry of entries) {
+      signal?.throwIfAborted();
+      if (!isTemp(entry.name)) continue;
+      const path = join(dir, entry.name);
       if (this.#writing.has(path)) continue;
       const info = await stat(path).catch(() => undefined);
       if (info === undefined || info.mtimeMs >= cutoff) continue;
@@ -370,7 +402,6 @@ export class LocalBlobStore implements BlobStore {
       removed.files += 1;
       removed.bytes += info.isFile() ? info.size : 0;
     }
-    return removed;
   }
 
   async #subdirectories(dir: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { trackedSource } from "@attic-ts/core/testing";
 import { LocalBlobStore } from "@attic-ts/storage-local-fs";
@@ -28,6 +28,15 @@ async function readAll(store: LocalBlobStore, key: string): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
+/** The temporary files anywhere under the store directory (dot-named `*.part` beside stored files, or under `.tmp`), relative paths. */
+async function tempFiles(root: string): Promise<string[]> {
+  const all = (await readdir(root, { recursive: true, withFileTypes: true })) as Array<{ name: string; parentPath?: string; path?: string; isFile(): boolean }>;
+  return all
+    .filter((e) => e.isFile() && (e.name.endsWith(".part") || (e.parentPath ?? e.path ?? "").endsWith(".tmp")))
+    .map((e) => relative(root, join(e.parentPath ?? e.path ?? "", e.name)))
+    .sort();
+}
+
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
   try {
     await promise;
@@ -51,12 +60,12 @@ describe("LocalBlobStore layout", () => {
     expect(ref).toEqual({ Local: { name: KEY } });
     expect(await readFile(join(dir, "3", "3f", KEY), "utf8")).toBe("hello world");
     expect((await readdir(dir)).sort()).toEqual([".tmp", "3", "VERSION"]);
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await readdir(join(dir, "3", "3f"))).toEqual([KEY]);
     // putBytes writes the same file.
     const other = "3f00aaaa-0000-4000-8000-000000000000.chunk";
     expect(await store.putBytes(other, new TextEncoder().encode("bytes"))).toEqual({ Local: { name: other } });
     expect(await readFile(join(dir, "3", "3f", other), "utf8")).toBe("bytes");
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
   });
 
   it("migrates a flat layout-0 directory into shards, then writes VERSION", async () => {
@@ -92,6 +101,8 @@ describe("LocalBlobStore layout", () => {
     const store = new LocalBlobStore(dir);
     await store.init();
     await store.put(KEY, bytes("12345"));
+    await writeFile(join(dir, "3", "3f", ".3f01-leftover.part"), "x");
+    await mkdir(join(dir, ".tmp"), { recursive: true });
     await writeFile(join(dir, ".tmp", "leftover.part"), "x");
     await writeFile(join(dir, "3", "3f", "99-misplaced.chunk"), "x");
     const listed = [];
@@ -103,13 +114,21 @@ describe("LocalBlobStore layout", () => {
     const store = new LocalBlobStore(dir);
     await store.init();
     await store.put(KEY, bytes("12345"));
-    const old = join(dir, ".tmp", "killed-mid-write.part");
-    await writeFile(old, "partial bytes");
+    // Beside the stored files, and in the temporary directory of earlier versions.
     const hourAgo = new Date(Date.now() - 3_600_000);
-    await utimes(old, hourAgo, hourAgo);
-    await writeFile(join(dir, ".tmp", "being-written.part"), "x");
-    expect(await store.removeLeftovers(new Date(Date.now() - 60_000))).toEqual({ files: 1, bytes: 13 });
-    expect(await readdir(join(dir, ".tmp"))).toEqual(["being-written.part"]);
+    await mkdir(join(dir, ".tmp"), { recursive: true });
+    const old = [join(dir, "3", "3f", ".killed-mid-write.part"), join(dir, ".tmp", "from-an-earlier-version.part")];
+    for (const path of old) {
+      await writeFile(path, "partial bytes");
+      await utimes(path, hourAgo, hourAgo);
+    }
+    await writeFile(join(dir, "3", "3f", ".being-written.part"), "x");
+    // Old, but not a temporary file's name: not ours to take.
+    await writeFile(join(dir, "3", "3f", ".keep"), "x");
+    await utimes(join(dir, "3", "3f", ".keep"), hourAgo, hourAgo);
+    expect(await store.removeLeftovers(new Date(Date.now() - 60_000))).toEqual({ files: 2, bytes: 26 });
+    expect(await tempFiles(dir)).toEqual([join("3", "3f", ".being-written.part")]);
+    expect((await readdir(join(dir, "3", "3f"))).sort()).toEqual([".being-written.part", ".keep", KEY]);
     expect(await readAll(store, KEY)).toBe("12345");
   });
 
@@ -129,12 +148,12 @@ describe("LocalBlobStore layout", () => {
     const put = store.put(KEY, body());
     await firstWritten;
     await new Promise((r) => setTimeout(r, 20)); // the first slice is on disk, the file older than now
-    expect(await readdir(join(dir, ".tmp"))).toHaveLength(1);
+    expect(await tempFiles(dir)).toHaveLength(1);
     expect(await store.removeLeftovers(new Date(Date.now() + 60_000))).toEqual({ files: 0, bytes: 0 });
     resume();
     await put;
     expect(await readAll(store, KEY)).toBe("first half, second half");
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
   });
 
   it("refuses keys that could escape the directory", () => {
@@ -157,7 +176,7 @@ describe("LocalBlobStore failures", () => {
       yield new Uint8Array(MiB);
     }
     expect(await rejectionOf(store.put(KEY, body(), { signal: controller.signal }))).toBe(reason);
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
     await expect(store.open(store.refFor(KEY))).rejects.toMatchObject({ code: "BlobNotFound" });
   });
 
@@ -169,7 +188,7 @@ describe("LocalBlobStore failures", () => {
     const pending = store.putBytes(KEY, new Uint8Array(MiB), { signal: controller.signal });
     controller.abort(reason);
     expect(await rejectionOf(pending)).toBe(reason);
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
     await expect(store.open(store.refFor(KEY))).rejects.toMatchObject({ code: "BlobNotFound" });
   });
 
@@ -182,7 +201,7 @@ describe("LocalBlobStore failures", () => {
     const err = await rejectionOf(store.put(KEY, stalled.source, { signal: controller.signal }));
     expect((err as Error).message).toBe("stalled upload aborted");
     expect(stalled.closed).toBe(true);
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
   });
 
   it("a failing body propagates its error unchanged and leaves no temp file", async () => {
@@ -194,7 +213,7 @@ describe("LocalBlobStore failures", () => {
       throw failure;
     }
     expect(await rejectionOf(store.put(KEY, body()))).toBe(failure);
-    expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+    expect(await tempFiles(dir)).toEqual([]);
   });
 
   it("reports a directory where a blob file should be as StorageError, not BlobNotFound", async () => {
@@ -209,7 +228,7 @@ describe("LocalBlobStore failures", () => {
       const err = await rejectionOf(write());
       expect(err).toMatchObject({ code: "StorageError" });
       expect((err as Error).cause).toBeInstanceOf(Error);
-      expect(await readdir(join(dir, ".tmp"))).toEqual([]);
+      expect(await tempFiles(dir)).toEqual([]);
     }
   });
 
@@ -241,8 +260,8 @@ describe("LocalBlobStore memory", () => {
       for (let produced = 0; produced < total; produced += MiB) {
         if (produced % (16 * MiB) === 0) {
           // What reached the temp file trails what was produced by a few slices at most.
-          const temps = await readdir(join(dir, ".tmp"));
-          const onDisk = temps.length === 1 ? (await stat(join(dir, ".tmp", temps[0] ?? ""))).size : 0;
+          const temps = await tempFiles(dir);
+          const onDisk = temps.length === 1 ? (await stat(join(dir, temps[0] ?? ""))).size : 0;
           maxLag = Math.max(maxLag, produced - onDisk);
         }
         // Fresh buffers: a store that kept references would grow by the whole 256 MiB.
