@@ -255,6 +255,24 @@ export function describeDatabaseConformance(name: string, options: DatabaseConfo
       expect((await db.nars.findAndLockNar(nar.narHash))?.holdersCount).toBe(1);
     });
 
+    it("inside one transaction, a lease closed there takes no holds afterwards", async () => {
+      const hash = (await validChunk(db)).chunkHash;
+      const lease = await db.leases.openLease(new Date(Date.now() + 60_000));
+      const lost = { name: "UploadLeaseLostError", code: "DatabaseError", leaseId: lease };
+      const failure = await db
+        .transaction(async (tx) => {
+          await tx.leases.findAndLockChunks(lease, [hash], "zstd");
+          await tx.leases.closeLease(lease);
+          await tx.leases.findAndLockChunks(lease, [hash], "zstd");
+        })
+        .then(() => undefined, (err: unknown) => err);
+      expect(failure).toMatchObject(lost);
+      // Rolled back whole: no hold was kept (this lock is the only one), and the lease is open.
+      expect((await db.chunks.findAndLockChunk(hash, "zstd"))?.holdersCount).toBe(1);
+      expect(await db.leases.renewLease(lease, new Date(Date.now() + 60_000))).toBe(true);
+      await db.leases.closeLease(lease);
+    });
+
     it("reaps only expired leases, giving their holds back; a reaped lease cannot be renewed", async () => {
       const hash = (await validChunk(db)).chunkHash;
       const expired = await db.leases.openLease(new Date(Date.now() - 1000));

@@ -57,6 +57,13 @@ async function requireLease(trx: Knex, dialect: Dialect, id: number): Promise<vo
  * without its increment (which would give back someone else's hold).
  */
 export class KnexLeaseRepository implements LeaseRepository {
+  /**
+   * Leases `requireLease` found in this repository's transaction (when it is bound to one):
+   * the transaction keeps them existing until it ends (Postgres: the key-share lock; SQLite:
+   * the write lock), so an upload's claim checks its lease once, not before each of its steps.
+   */
+  readonly #confirmed = new Set<number>();
+
   constructor(
     private readonly knex: Knex,
     private readonly dialect: Dialect,
@@ -119,6 +126,7 @@ export class KnexLeaseRepository implements LeaseRepository {
       this.atomically(async (trx) => {
         // The lease row first: on Postgres its row lock orders this against a collector reaping
         // the same lease (which locks it FOR UPDATE), so the holds are given back only once.
+        this.#confirmed.delete(id);
         await trx(LEASE_TABLE).where({ id }).delete();
         await dropHolds(trx, this.dialect, [id]);
       }),
@@ -145,7 +153,10 @@ export class KnexLeaseRepository implements LeaseRepository {
       operation,
       () =>
         this.atomically(async (trx) => {
-          await requireLease(trx, this.dialect, leaseId);
+          if (!this.#confirmed.has(leaseId)) {
+            await requireLease(trx, this.dialect, leaseId);
+            if (this.knex.isTransaction) this.#confirmed.add(leaseId);
+          }
           return fn(trx);
         }),
       onUnique,
