@@ -11,6 +11,7 @@ tsx bench/fastcdc-throughput.ts
 tsx bench/compression-throughput.ts
 tsx bench/lru-eviction.ts
 tsx bench/ingest-throughput.ts 512
+tsx bench/engine-chunk-cost.ts
 npx tsc -b
 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring bench/ingest-memory.mjs 0.5 zstd
 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring bench/ingest-memory.mjs 2 zstd

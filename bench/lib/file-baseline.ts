@@ -1,6 +1,6 @@
 // The storage's physical limit for a chunk store: writing files of given sizes the way
-// plugins/local-fs makes every chunk file durable (temporary file, write, fsync, close, rename
-// into a sharded directory, and with `syncDirectories` an fsync of that directory so the rename
+// plugins/local-fs makes every chunk file durable (temporary file in the sharded directory, write,
+// fsync, close, rename, and with `syncDirectories` an fsync of that directory so the rename
 // is durable too, as the plugin does), several at a time, with no hashing, compression or
 // database.
 import { randomUUID } from "node:crypto";
@@ -26,7 +26,6 @@ export async function fileWriteCost(
 ): Promise<{ mbps: number; cpuMicrosPerFile: number }> {
   const dir = await mkdtemp(join(baseDir, "attic-ts-files-"));
   try {
-    await mkdir(join(dir, "tmp"));
     const data = Buffer.alloc(Math.max(1, ...sizes), 7);
     let next = 0;
     const t0 = performance.now();
@@ -35,14 +34,15 @@ export async function fileWriteCost(
       Array.from({ length: parallel }, async () => {
         while (next < sizes.length) {
           const n = sizes[next++]!;
-          const temp = join(dir, "tmp", randomUUID());
+          const key = randomUUID();
+          const shard = join(dir, key[0]!, key.slice(0, 2));
+          await mkdir(shard, { recursive: true });
+          // Beside its target, as local-fs writes it.
+          const temp = join(shard, `.${randomUUID()}.part`);
           const file = await open(temp, "wx");
           await file.write(data.subarray(0, n));
           await file.sync();
           await file.close();
-          const key = randomUUID();
-          const shard = join(dir, key[0]!, key.slice(0, 2));
-          await mkdir(shard, { recursive: true });
           await rename(temp, join(shard, key));
           if (syncDirectories) {
             const handle = await open(shard, "r");
