@@ -1,7 +1,7 @@
-import { close, fsync, open, rename, unlink, write } from "node:fs";
+import { close, fdatasync, fsync, open, rename, unlink, write } from "node:fs";
 
 /**
- * Promise forms of the few `node:fs` calls that write a small file, on plain descriptors. Why not
+ * Promise forms of the few `node:fs` calls that write a file, on plain descriptors. Why not
  * `fs/promises`: its `FileHandle` is an event emitter with a close promise and a GC finalizer,
  * and each call there builds several promises and closures around the one thread-pool request.
  * For a 64 KiB chunk file (eight calls) that was about 22 KB of short-lived heap a chunk, a
@@ -32,6 +32,10 @@ export async function writeAllFd(fd: number, data: Uint8Array, position = 0): Pr
 
 export function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, done({ resolve, reject })));
+}
+
+export function fdatasyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, done({ resolve, reject })));
 }
 
 export function closeFd(fd: number): Promise<void> {

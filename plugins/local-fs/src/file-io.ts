@@ -1,26 +1,17 @@
-import type { FileHandle } from "node:fs/promises";
-import { closeFd, fsyncFd, openFd } from "./fd-calls.ts";
+import { closeFd, fdatasyncFd, fsyncFd, openFd, writeAllFd } from "./fd-calls.ts";
 
 /** Bytes written between two background flushes (see `writeStream`). */
 const SYNC_EVERY = 32 * 1024 * 1024;
 
-/** Writes the whole of `data` at `position`, looping over short writes. */
-async function writeAt(file: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let offset = 0; offset < data.byteLength; ) {
-    const { bytesWritten } = await file.write(data, offset, data.byteLength - offset, position + offset);
-    offset += bytesWritten;
-  }
-}
-
 /**
- * Writes a stream into `file` from offset 0 with up to `depth` writes in flight, and returns the
- * byte count. Writing one slice at a time left the producer (hashing, decompression) idle during
- * every write and the disk idle during every hash; overlapping them gains up to 2x on an
- * uncompressed whole-NAR upload. Memory stays bounded: at most `depth` slices are held.
+ * Writes a stream into the file open as `fd` from offset 0 with up to `depth` writes in flight,
+ * and returns the byte count. Writing one slice at a time left the producer (hashing,
+ * decompression) idle during every write and the disk idle during every hash; overlapping them
+ * gains up to 2x on an uncompressed whole-NAR upload. Memory stays bounded: at most `depth` slices are held.
  * The slices must not be changed by their producer after they are yielded (ours never are).
  */
 export async function writeStream(
-  file: FileHandle,
+  fd: number,
   body: AsyncIterable<Uint8Array>,
   depth: number,
   /** Maps a failed write (not a failing `body`, whose errors pass unchanged) to what is thrown. */
@@ -38,14 +29,14 @@ export async function writeStream(
     for await (const slice of body) {
       if (failure !== undefined) break;
       if (slice.byteLength === 0) continue;
-      const write = writeAt(file, slice, position);
+      const write = writeAllFd(fd, slice, position);
       write.catch((err: unknown) => (failure ??= err));
       inFlight.push(write);
       position += slice.byteLength;
       if (inFlight.length >= depth) await inFlight.shift()!.catch(() => undefined);
       if (syncing === undefined && position - syncedUpTo >= SYNC_EVERY) {
         const upTo = position;
-        syncing = file.datasync().then(
+        syncing = fdatasyncFd(fd).then(
           () => {
             syncedUpTo = upTo;
             syncing = undefined;

@@ -83,7 +83,7 @@ export class LocalBlobStore implements BlobStore {
 
   /** Creates the directory, migrates a layout-0 (flat) directory to layout 1, clears stale temp files. */
   async init(): Promise<void> {
-    await this.#fs("create", this.root, () => mkdir(this.root, { recursive: true }));
+    await failsAs(mkdir(this.root, { recursive: true }), "create", this.root);
     const version = await this.#readVersion();
     if (version === 0) await this.#migrateFromFlat();
     else if (version !== LAYOUT_VERSION) {
@@ -112,52 +112,32 @@ export class LocalBlobStore implements BlobStore {
   /** mkdir -p once per directory per process: two mkdir calls per chunk were measurable. */
   async #ensureDir(dir: string): Promise<void> {
     if (this.#knownDirs.has(dir)) return;
-    await this.#fs("create", dir, () => mkdir(dir, { recursive: true }));
+    await failsAs(mkdir(dir, { recursive: true }), "create", dir);
     this.#knownDirs.add(dir);
   }
 
   async put(key: string, body: AsyncIterable<Uint8Array>, options: IoOptions = {}): Promise<RemoteFile> {
     const { signal } = options;
-    return this.#atomically(key, signal, async (temp) => {
-      const file = await this.#fs("create", temp, () => open(temp, "wx"));
-      try {
-        await writeStream(file, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
-        signal?.throwIfAborted();
-        await this.#fs("fsync", temp, () => file.sync());
-      } catch (err) {
-        await file.close().catch(() => undefined);
-        throw err;
-      }
-      await this.#fs("close", temp, () => file.close());
+    return this.#atomically(key, signal, async (fd, temp) => {
+      await writeStream(fd, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
     });
   }
 
   /**
-   * `put` of bytes held in memory (the engine's chunks): the same steps and guarantees, on plain
-   * descriptors, without a body stream or a `FileHandle` (see `fd-calls.ts`).
+   * `put` of bytes held in memory (the engine's chunks): the same steps and guarantees, without
+   * a body stream.
    */
   async putBytes(key: string, data: Uint8Array, options: IoOptions = {}): Promise<RemoteFile> {
-    const { signal } = options;
-    return this.#atomically(key, signal, async (temp) => {
-      const fd = await failsAs(openFd(temp, "wx"), "create", temp);
-      try {
-        await failsAs(writeAllFd(fd, data), "write", temp);
-        signal?.throwIfAborted();
-        await failsAs(fsyncFd(fd), "fsync", temp);
-      } catch (err) {
-        await closeFd(fd).catch(() => undefined);
-        throw err;
-      }
-      await failsAs(closeFd(fd), "close", temp);
-    });
+    return this.#atomically(key, options.signal, (fd, temp) => failsAs(writeAllFd(fd, data), "write", temp));
   }
 
   /**
-   * The steps every write shares: `writeTemp` makes a new temporary file durable (and closes it),
-   * which is then renamed to the key's path, and the rename made durable. On failure or abort
-   * the temporary file is removed and nothing is visible under the key.
+   * The steps every write shares, on a plain descriptor (see `fd-calls.ts`): a new temporary file
+   * is created, filled by `write`, made durable and closed, then renamed to the key's path, and
+   * the rename made durable. On failure or abort the temporary file is removed and nothing is
+   * visible under the key.
    */
-  async #atomically(key: string, signal: AbortSignal | undefined, writeTemp: (temp: string) => Promise<void>): Promise<RemoteFile> {
+  async #atomically(key: string, signal: AbortSignal | undefined, write: (fd: number, temp: string) => Promise<void>): Promise<RemoteFile> {
     const ref = this.refFor(key);
     signal?.throwIfAborted();
     const target = this.#pathFor(key);
@@ -169,7 +149,16 @@ export class LocalBlobStore implements BlobStore {
     const temp = join(dir, `.${randomUUID()}${TEMP_SUFFIX}`);
     this.#writing.add(temp);
     try {
-      await writeTemp(temp);
+      const fd = await failsAs(openFd(temp, "wx"), "create", temp);
+      try {
+        await write(fd, temp);
+        signal?.throwIfAborted();
+        await failsAs(fsyncFd(fd), "fsync", temp);
+      } catch (err) {
+        await closeFd(fd).catch(() => undefined);
+        throw err;
+      }
+      await failsAs(closeFd(fd), "close", temp);
       signal?.throwIfAborted();
       await failsAs(renamePath(temp, target), "rename into", target);
     } catch (err) {
@@ -280,7 +269,7 @@ export class LocalBlobStore implements BlobStore {
       for (const second of await this.#subdirectories(firstDir)) {
         if (second.length !== 2 || second[0] !== first) continue;
         const dir = join(firstDir, second);
-        const entries = await this.#fs("read", dir, () => opendir(dir));
+        const entries = await failsAs(opendir(dir), "read", dir);
         for await (const entry of entries) {
           signal?.throwIfAborted();
           // A file outside its shard would never be found by `refFor`, so it is not ours to list.
@@ -333,18 +322,18 @@ export class LocalBlobStore implements BlobStore {
    * is written last, so an interrupted migration simply continues on the next start.
    */
   async #migrateFromFlat(): Promise<void> {
-    const entries = await this.#fs("read", this.root, () => readdir(this.root, { withFileTypes: true }));
+    const entries = await failsAs(readdir(this.root, { withFileTypes: true }), "read", this.root);
     for (const entry of entries) {
       if (!entry.isFile() || entry.name === VERSION_FILE || keyProblem(entry.name)) continue;
       const target = this.#pathFor(entry.name);
       await this.#ensureDir(dirname(target));
-      await this.#fs("move", join(this.root, entry.name), () => rename(join(this.root, entry.name), target));
+      await failsAs(rename(join(this.root, entry.name), target), "move", join(this.root, entry.name));
     }
     const tempDir = join(this.root, TEMP_DIR);
     const temp = join(tempDir, `${VERSION_FILE}.${randomUUID()}`);
-    await this.#fs("create", tempDir, () => mkdir(tempDir, { recursive: true }));
-    await this.#fs("write", temp, () => writeFile(temp, String(LAYOUT_VERSION), { flush: true }));
-    await this.#fs("write", join(this.root, VERSION_FILE), () => rename(temp, join(this.root, VERSION_FILE)));
+    await failsAs(mkdir(tempDir, { recursive: true }), "create", tempDir);
+    await failsAs(writeFile(temp, String(LAYOUT_VERSION), { flush: true }), "write", temp);
+    await failsAs(rename(temp, join(this.root, VERSION_FILE)), "write", join(this.root, VERSION_FILE));
     await syncDirectory(this.root);
   }
 
@@ -398,28 +387,19 @@ export class LocalBlobStore implements BlobStore {
       if (this.#writing.has(path)) continue;
       const info = await stat(path).catch(() => undefined);
       if (info === undefined || info.mtimeMs >= cutoff) continue;
-      await this.#fs("delete", path, () => rm(path, { force: true, recursive: true }));
+      await failsAs(rm(path, { force: true, recursive: true }), "delete", path);
       removed.files += 1;
       removed.bytes += info.isFile() ? info.size : 0;
     }
   }
 
   async #subdirectories(dir: string): Promise<string[]> {
-    const entries = await this.#fs("read", dir, () => readdir(dir, { withFileTypes: true }));
+    const entries = await failsAs(readdir(dir, { withFileTypes: true }), "read", dir);
     return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
-  }
-
-  /** Runs a filesystem step, reporting its failure as a StorageError that keeps the cause. */
-  async #fs<T>(action: string, path: string, step: () => Promise<T>): Promise<T> {
-    try {
-      return await step();
-    } catch (err) {
-      throw storageError(action, path, err);
-    }
   }
 }
 
-/** `step`, its failure reported as a StorageError that keeps the cause (as `#fs`, with one promise less). */
+/** `step`, its failure reported as a StorageError that keeps the cause. */
 function failsAs<T>(step: Promise<T>, action: string, path: string): Promise<T> {
   return step.catch((err: unknown) => {
     throw storageError(action, path, err);
