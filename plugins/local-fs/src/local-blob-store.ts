@@ -263,27 +263,32 @@ export class LocalBlobStore implements BlobStore {
   /** Walks the shard directories; `VERSION`, the temp directory and misplaced files are skipped. */
   async *list(options: IoOptions = {}): AsyncIterable<ListedBlob> {
     const { signal } = options;
+    for await (const { dir, prefix } of this.#shardDirectories()) {
+      const entries = await failsAs(opendir(dir), "read", dir);
+      for await (const entry of entries) {
+        signal?.throwIfAborted();
+        // A file outside its shard would never be found by `refFor`, so it is not ours to list.
+        if (!entry.isFile() || !entry.name.startsWith(prefix) || keyProblem(entry.name)) continue;
+        const path = join(dir, entry.name);
+        let info;
+        try {
+          info = await stat(path);
+        } catch (err) {
+          if (errnoOf(err) === "ENOENT") continue; // deleted while listing
+          throw storageError("stat", path, err);
+        }
+        yield { key: entry.name, size: info.size, lastModified: info.mtime };
+      }
+    }
+  }
+
+  /** The shard directories, `{k[0]}/{k[0..2]}`, with their two-character prefix. */
+  async *#shardDirectories(): AsyncGenerator<{ dir: string; prefix: string }> {
     for (const first of await this.#subdirectories(this.root)) {
       if (first.length !== 1) continue;
       const firstDir = join(this.root, first);
       for (const second of await this.#subdirectories(firstDir)) {
-        if (second.length !== 2 || second[0] !== first) continue;
-        const dir = join(firstDir, second);
-        const entries = await failsAs(opendir(dir), "read", dir);
-        for await (const entry of entries) {
-          signal?.throwIfAborted();
-          // A file outside its shard would never be found by `refFor`, so it is not ours to list.
-          if (!entry.isFile() || !entry.name.startsWith(second) || keyProblem(entry.name)) continue;
-          const path = join(dir, entry.name);
-          let info;
-          try {
-            info = await stat(path);
-          } catch (err) {
-            if (errnoOf(err) === "ENOENT") continue; // deleted while listing
-            throw storageError("stat", path, err);
-          }
-          yield { key: entry.name, size: info.size, lastModified: info.mtime };
-        }
+        if (second.length === 2 && second[0] === first) yield { dir: join(firstDir, second), prefix: second };
       }
     }
   }
@@ -360,14 +365,7 @@ export class LocalBlobStore implements BlobStore {
     const removed: LeftoverResult = { files: 0, bytes: 0 };
     const cutoff = olderThan.getTime();
     await this.#removeTempFilesIn(join(this.root, TEMP_DIR), () => true, cutoff, removed, signal);
-    for (const first of await this.#subdirectories(this.root)) {
-      if (first.length !== 1) continue;
-      const firstDir = join(this.root, first);
-      for (const second of await this.#subdirectories(firstDir)) {
-        if (second.length !== 2 || second[0] !== first) continue;
-        await this.#removeTempFilesIn(join(firstDir, second), isTempName, cutoff, removed, signal);
-      }
-    }
+    for await (const { dir } of this.#shardDirectories()) await this.#removeTempFilesIn(dir, isTempName, cutoff, removed, signal);
     return removed;
   }
 
