@@ -31,6 +31,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { CompressionType } from "@attic-ts/core";
 import { NativeCompressor } from "../packages/compression/src/native-compressor.ts";
+import { slices } from "./lib/bench-util.ts";
 
 const MiB = 1024 * 1024;
 const RUNS = 2;
@@ -78,10 +79,6 @@ function realisticData(dirs: string[], limit: number): Buffer {
     total += bytes.byteLength;
   }
   return Buffer.concat(parts).subarray(0, limit);
-}
-
-async function* slices(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let offset = 0; offset < data.byteLength; offset += size) yield data.subarray(offset, offset + size);
 }
 
 async function drain(output: AsyncIterable<Uint8Array>): Promise<number> {

@@ -9,8 +9,8 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { FastCdcChunker } from "@attic-ts/chunker-fastcdc";
-import { benchEngine, ADMIN, syntheticInfo } from "./lib/bench-engine.ts";
+import { benchEngine, ADMIN, chunksOf, syntheticInfo, TEMPLATE_CHUNKING } from "./lib/bench-engine.ts";
+import { slices } from "./lib/bench-util.ts";
 import { fileWriteCost } from "./lib/file-baseline.ts";
 import { keystream, mbps } from "./lib/keystream.ts";
 import { realisticBytes } from "./lib/realistic-bytes.ts";
@@ -19,21 +19,10 @@ const mib = Number(process.argv[2] ?? 512);
 const size = mib * 1024 * 1024;
 const cores = availableParallelism();
 const TMPFS = "/dev/shm";
-const template = { "min-size": 16384, "avg-size": 65536, "max-size": 262144 };
-
-/** The chunks the engine cuts from `buf` with `template`, outside the engine (for counts and sizes). */
-function chunksOf(buf: Buffer): AsyncIterable<Uint8Array> {
-  return new FastCdcChunker({ minSize: template["min-size"], avgSize: template["avg-size"], maxSize: template["max-size"] }).chunk(slices(buf));
-}
-
-async function* slices(buf: Buffer, n = 1024 * 1024): AsyncGenerator<Uint8Array> {
-  for (let i = 0; i < buf.length; i += n) yield buf.subarray(i, i + n);
-}
-
 /** One upload: MB/s, the fraction deduplicated, and the CPU of this process (all threads) during it, ms. */
 async function ingest(buf: Buffer, compression: "none" | "zstd", threshold: number, baseDir?: string): Promise<{ speed: number; dedup: number; cpuMs: number }> {
   const narHash = `sha256:${createHash("sha256").update(buf).digest("hex")}`;
-  const { engine, cleanup } = await benchEngine({ compression: { type: compression }, chunking: { "nar-size-threshold": threshold, ...template } }, baseDir);
+  const { engine, cleanup } = await benchEngine({ compression: { type: compression }, chunking: { "nar-size-threshold": threshold, ...TEMPLATE_CHUNKING } }, baseDir);
   try {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();

@@ -2,15 +2,25 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEngine, type Engine, type EngineConfigInput, type Principal } from "@attic-ts/core";
-import { fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
+import { FastCdcChunker, fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
 import { nativeCompressionPlugin } from "@attic-ts/compression";
 import { sqlitePlugin } from "@attic-ts/db-sqlite";
 import { localFsPlugin } from "@attic-ts/storage-local-fs";
+import { slices } from "./bench-util.ts";
 
 export const ADMIN: Principal = {
   sub: "bench",
   grants: [["*", { pull: true, push: true, delete: false, createCache: true, configureCache: false, configureCacheRetention: false, destroyCache: false }]],
 };
+
+/** Attic's chunking template (its `server.toml`), which the bench engine uses. */
+export const TEMPLATE_CHUNKING = { "min-size": 16384, "avg-size": 65536, "max-size": 262144 } as const;
+
+/** The chunks the engine cuts from `buf` with the template, outside the engine (for counts and sizes). */
+export function chunksOf(buf: Uint8Array): AsyncIterable<Uint8Array> {
+  const { "min-size": minSize, "avg-size": avgSize, "max-size": maxSize } = TEMPLATE_CHUNKING;
+  return new FastCdcChunker({ minSize, avgSize, maxSize }).chunk(slices(buf));
+}
 
 /**
  * An engine on a temporary SQLite file and directory, with Attic's template chunking. `baseDir`
@@ -26,7 +36,7 @@ export async function benchEngine(
     config: {
       database: { url: `sqlite://${join(dir, "server.db")}?mode=rwc` },
       storage: { type: "local", path: join(dir, "storage") },
-      chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
+      chunking: { "nar-size-threshold": 65536, ...TEMPLATE_CHUNKING },
       ...overrides,
     },
   });

@@ -1,4 +1,4 @@
-/** Small helpers shared by the HTTP benchmarks: medians, load, store path hashes, env sizes. */
+/** Small helpers shared by the benchmarks: medians, load, store path hashes, env sizes, slices. */
 import { createHash } from "node:crypto";
 import { loadavg } from "node:os";
 
@@ -54,4 +54,9 @@ export function mbps(bytes: number, ms: number): number {
 export function verdict(ratio: number, op: ">=" | "<=", target: number): string {
   const met = op === ">=" ? ratio >= target : ratio <= target;
   return `(target ${op} ${target}: ${met ? "met" : "MISSED"})`;
+}
+
+/** `data` as an async body of `size`-byte slices (views, not copies). */
+export async function* slices(data: Uint8Array, size = 1024 * 1024): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < data.byteLength; offset += size) yield data.subarray(offset, offset + size);
 }
