@@ -1,27 +1,18 @@
-import { randomUUID } from "node:crypto";
-import { mkdir, open, opendir, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, opendir, stat, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { addAbortSignal } from "node:stream";
-import { dirname, join, resolve } from "node:path";
-import { syncDirectory, writeStream } from "./file-io.ts";
-import { closeFd, fsyncFd, openFd, renamePath, unlinkIfPresent, writeAllFd } from "./fd-calls.ts";
+import { join, resolve } from "node:path";
+import { writeStream } from "./file-io.ts";
+import { writeAllFd } from "./fd-calls.ts";
 import { bufferStream, SizeMismatch } from "./whole-read.ts";
 import { ReaderThreads } from "./reader-threads.ts";
+import { AtomicWriter } from "./atomic-writer.ts";
+import { removeTempFilesIn } from "./leftovers.ts";
+import { isTempName, keyProblem, LAYOUT_VERSION, migrateFromFlat, pathFor, readLayoutVersion, shardDirectories, TEMP_DIR } from "./layout.ts";
+import { errnoOf, failsAs, storageError } from "./storage-errors.ts";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
 import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, ReadManyOptions, RemoteFile, SizedFile } from "@attic-ts/core";
 
-/** Attic's current local layout (PR #98): `{path}/{k[0]}/{k[0..2]}/{k}`. */
-const LAYOUT_VERSION = 1;
-const VERSION_FILE = "VERSION";
-/**
- * Where earlier versions wrote every temporary file, and where the layout migration still
- * writes VERSION; a dot name can never be a shard directory (keys never start with ".").
- */
-const TEMP_DIR = ".tmp";
-/** The end of a temporary file's name; it is written beside its target as `.{uuid}.part`. */
-const TEMP_SUFFIX = ".part";
-/** A temporary file beside stored ones: a dot name (never a key) ending in `TEMP_SUFFIX`. */
-const isTempName = (name: string): boolean => name.startsWith(".") && name.endsWith(TEMP_SUFFIX);
 /** Writes of one file in flight at once (see `writeStream`). */
 const WRITES_IN_FLIGHT = 4;
 /** Files in `TEMP_DIR` older than this (ms) are leftovers of a crash and are removed by `init`. */
@@ -47,25 +38,9 @@ export interface LocalBlobStoreOptions {
   readerThreads?: number;
 }
 
-const errnoOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
-
 /**
- * Why `key` cannot be a file name here, or null. Keys are engine-generated (`{uuid}.chunk`);
- * besides path tricks this refuses non-ASCII, because Attic shards by the key's first *bytes*
- * and a JS string index is a UTF-16 unit, so the two layouts would disagree.
- */
-function keyProblem(key: string): string | null {
-  if (key.length < 2) return "it is shorter than 2 characters";
-  if (!/^[\x21-\x7e]+$/.test(key)) return "it is not printable ASCII";
-  if (key.includes("/") || key.includes("\\")) return "it contains a path separator";
-  if (key.includes("..")) return 'it contains ".."';
-  if (key.startsWith(".")) return 'it starts with "."';
-  return null;
-}
-
-/**
- * Blobs as files in a local directory, in Attic's sharded layout, so an existing Attic storage
- * directory is used as is. Writes are atomic (temp file, fsync, rename); call `init()` first.
+ * Blobs as files in a local directory, in Attic's sharded layout (`layout.ts`), so an existing
+ * Attic storage directory is used as is. Writes are atomic (`atomic-writer.ts`); call `init()` first.
  */
 export class LocalBlobStore implements BlobStore {
   readonly type = "local";
@@ -75,6 +50,7 @@ export class LocalBlobStore implements BlobStore {
 
   /** Where files read whole are read (see `reader-threads.ts`). */
   readonly #readers: ReaderThreads;
+  readonly #writer = new AtomicWriter();
 
   constructor(path: string, options: LocalBlobStoreOptions = {}) {
     this.root = resolve(path);
@@ -84,12 +60,17 @@ export class LocalBlobStore implements BlobStore {
   /** Creates the directory, migrates a layout-0 (flat) directory to layout 1, clears stale temp files. */
   async init(): Promise<void> {
     await failsAs(mkdir(this.root, { recursive: true }), "create", this.root);
-    const version = await this.#readVersion();
-    if (version === 0) await this.#migrateFromFlat();
+    const version = await readLayoutVersion(this.root);
+    if (version === 0) await migrateFromFlat(this.root, (dir) => this.#writer.ensureDir(dir));
     else if (version !== LAYOUT_VERSION) {
       throw new StorageError(`Unsupported local storage layout version ${version} in ${this.root}.`);
     }
-    await this.#removeStaleTempFiles();
+    // Only the temporary directory of earlier versions (and of the migration), files a day old:
+    // another process sharing the directory may be writing. Leftovers beside the stored files
+    // are found by `removeLeftovers`, which garbage collection runs: at start a walk of every
+    // shard directory would delay serving on a large store.
+    const sweep = { isTemp: () => true, cutoff: Date.now() - STALE_TEMP_MS, isWriting: () => false, removed: { files: 0, bytes: 0 } };
+    await removeTempFilesIn(join(this.root, TEMP_DIR), sweep).catch(() => undefined);
   }
 
   refFor(key: string): RemoteFile {
@@ -99,28 +80,13 @@ export class LocalBlobStore implements BlobStore {
     return { Local: { name: key } };
   }
 
-  /**
-   * Temporary files this process's `put`s are writing. `removeLeftovers` never takes them,
-   * whatever its cutoff: a file stays unmodified while it is fsynced, so with a short grace
-   * period (zero in tests) a collector could delete it just before its rename.
-   */
-  readonly #writing = new Set<string>();
-
-  /** Directories this process created or found; nothing here ever deletes one. */
-  readonly #knownDirs = new Set<string>();
-
-  /** mkdir -p once per directory per process: two mkdir calls per chunk were measurable. */
-  async #ensureDir(dir: string): Promise<void> {
-    if (this.#knownDirs.has(dir)) return;
-    await failsAs(mkdir(dir, { recursive: true }), "create", dir);
-    this.#knownDirs.add(dir);
-  }
-
   async put(key: string, body: AsyncIterable<Uint8Array>, options: IoOptions = {}): Promise<RemoteFile> {
     const { signal } = options;
-    return this.#atomically(key, signal, async (fd, temp) => {
+    const ref = this.refFor(key);
+    await this.#writer.write(pathFor(this.root, key), signal, async (fd, temp) => {
       await writeStream(fd, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
     });
+    return ref;
   }
 
   /**
@@ -128,48 +94,8 @@ export class LocalBlobStore implements BlobStore {
    * a body stream.
    */
   async putBytes(key: string, data: Uint8Array, options: IoOptions = {}): Promise<RemoteFile> {
-    return this.#atomically(key, options.signal, (fd, temp) => failsAs(writeAllFd(fd, data), "write", temp));
-  }
-
-  /**
-   * The steps every write shares, on a plain descriptor (see `fd-calls.ts`): a new temporary file
-   * is created, filled by `write`, made durable and closed, then renamed to the key's path, and
-   * the rename made durable. On failure or abort the temporary file is removed and nothing is
-   * visible under the key.
-   */
-  async #atomically(key: string, signal: AbortSignal | undefined, write: (fd: number, temp: string) => Promise<void>): Promise<RemoteFile> {
     const ref = this.refFor(key);
-    signal?.throwIfAborted();
-    const target = this.#pathFor(key);
-    const dir = dirname(target);
-    await this.#ensureDir(dir);
-    // Beside the target, not in one directory shared by every write: creating a file and renaming
-    // it lock its directory, and with a shared one every upload's files queued for that lock
-    // (BENCHMARKS.md, seventeenth pass). A dot name is never a key, so `list` skips it.
-    const temp = join(dir, `.${randomUUID()}${TEMP_SUFFIX}`);
-    this.#writing.add(temp);
-    try {
-      const fd = await failsAs(openFd(temp, "wx"), "create", temp);
-      try {
-        await write(fd, temp);
-        signal?.throwIfAborted();
-        await failsAs(fsyncFd(fd), "fsync", temp);
-      } catch (err) {
-        await closeFd(fd).catch(() => undefined);
-        throw err;
-      }
-      await failsAs(closeFd(fd), "close", temp);
-      signal?.throwIfAborted();
-      await failsAs(renamePath(temp, target), "rename into", target);
-    } catch (err) {
-      await unlinkIfPresent(temp).catch(() => undefined);
-      throw err;
-    } finally {
-      this.#writing.delete(temp);
-    }
-    // Makes the rename itself durable. Best effort: the file is already visible, so failing the
-    // put now would break "nothing visible on failure", and some platforms can't fsync a directory.
-    await syncDirectory(dirname(target));
+    await this.#writer.write(pathFor(this.root, key), options.signal, (fd, temp) => failsAs(writeAllFd(fd, data), "write", temp));
     return ref;
   }
 
@@ -182,7 +108,7 @@ export class LocalBlobStore implements BlobStore {
     const key = this.#keyOf(ref);
     const { signal, expectedSize } = options;
     signal?.throwIfAborted();
-    const path = this.#pathFor(key);
+    const path = pathFor(this.root, key);
     if (expectedSize !== undefined && expectedSize <= WHOLE_READ_LIMIT) {
       if (!Number.isSafeInteger(expectedSize) || expectedSize < 0) throw new Error(`Invalid expected size ${expectedSize}.`);
       const data = await this.#readWhole([{ key, path, size: expectedSize }], signal);
@@ -218,7 +144,7 @@ export class LocalBlobStore implements BlobStore {
     const paths = files.map(({ ref, size }) => {
       if (!Number.isSafeInteger(size) || size < 0) throw new Error(`Invalid file size ${size}.`);
       const key = this.#keyOf(ref);
-      return { key, path: this.#pathFor(key), size };
+      return { key, path: pathFor(this.root, key), size };
     });
     return this.#readWhole(paths, signal, into);
   }
@@ -247,7 +173,7 @@ export class LocalBlobStore implements BlobStore {
   async delete(ref: RemoteFile, options: IoOptions = {}): Promise<void> {
     const key = this.#keyOf(ref);
     options.signal?.throwIfAborted();
-    const path = this.#pathFor(key);
+    const path = pathFor(this.root, key);
     try {
       await unlink(path);
     } catch (err) {
@@ -263,7 +189,7 @@ export class LocalBlobStore implements BlobStore {
   /** Walks the shard directories; `VERSION`, the temp directory and misplaced files are skipped. */
   async *list(options: IoOptions = {}): AsyncIterable<ListedBlob> {
     const { signal } = options;
-    for await (const { dir, prefix } of this.#shardDirectories()) {
+    for await (const { dir, prefix } of shardDirectories(this.root)) {
       const entries = await failsAs(opendir(dir), "read", dir);
       for await (const entry of entries) {
         signal?.throwIfAborted();
@@ -282,19 +208,19 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  /** The shard directories, `{k[0]}/{k[0..2]}`, with their two-character prefix. */
-  async *#shardDirectories(): AsyncGenerator<{ dir: string; prefix: string }> {
-    for (const first of await this.#subdirectories(this.root)) {
-      if (first.length !== 1) continue;
-      const firstDir = join(this.root, first);
-      for (const second of await this.#subdirectories(firstDir)) {
-        if (second.length === 2 && second[0] === first) yield { dir: join(firstDir, second), prefix: second };
-      }
-    }
-  }
 
-  #pathFor(key: string): string {
-    return join(this.root, key.slice(0, 1), key.slice(0, 2), key);
+  /**
+   * Deletes temporary files (writes a killed process never finished) last modified before
+   * `olderThan`, except those this process is writing: the dot-named `*.part` files in the shard
+   * directories, and anything in the temporary directory of earlier versions. Another process's
+   * running `put` writes its temporary file continuously, so it stays young.
+   */
+  async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
+    const removed: LeftoverResult = { files: 0, bytes: 0 };
+    const common = { cutoff: olderThan.getTime(), isWriting: (path: string) => this.#writer.isWriting(path), removed, signal: options.signal };
+    await removeTempFilesIn(join(this.root, TEMP_DIR), { ...common, isTemp: () => true });
+    for await (const { dir } of shardDirectories(this.root)) await removeTempFilesIn(dir, { ...common, isTemp: isTempName });
+    return removed;
   }
 
   /** The key of a stored reference; anything this backend cannot read is a storage failure. */
@@ -307,104 +233,4 @@ export class LocalBlobStore implements BlobStore {
     if (problem) throw new StorageError(`Invalid local storage reference ${JSON.stringify(key)}: ${problem}.`);
     return key;
   }
-
-  async #readVersion(): Promise<number> {
-    const path = join(this.root, VERSION_FILE);
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (err) {
-      if (errnoOf(err) === "ENOENT") return 0;
-      throw storageError("read", path, err);
-    }
-    const trimmed = text.trim();
-    if (!/^\d+$/.test(trimmed)) throw new StorageError(`${path} does not contain a layout version: ${JSON.stringify(trimmed)}.`);
-    return Number(trimmed);
-  }
-
-  /**
-   * Layout 0 kept every file at the top level. Each one is renamed into its shard, then VERSION
-   * is written last, so an interrupted migration simply continues on the next start.
-   */
-  async #migrateFromFlat(): Promise<void> {
-    const entries = await failsAs(readdir(this.root, { withFileTypes: true }), "read", this.root);
-    for (const entry of entries) {
-      if (!entry.isFile() || entry.name === VERSION_FILE || keyProblem(entry.name)) continue;
-      const target = this.#pathFor(entry.name);
-      await this.#ensureDir(dirname(target));
-      await failsAs(rename(join(this.root, entry.name), target), "move", join(this.root, entry.name));
-    }
-    const tempDir = join(this.root, TEMP_DIR);
-    const temp = join(tempDir, `${VERSION_FILE}.${randomUUID()}`);
-    await failsAs(mkdir(tempDir, { recursive: true }), "create", tempDir);
-    await failsAs(writeFile(temp, String(LAYOUT_VERSION), { flush: true }), "write", temp);
-    await failsAs(rename(temp, join(this.root, VERSION_FILE)), "write", join(this.root, VERSION_FILE));
-    await syncDirectory(this.root);
-  }
-
-  /**
-   * At start, the temporary directory earlier versions wrote to (and the layout migration still
-   * does), files a day old only: another process sharing the directory may be writing. Leftovers
-   * beside the stored files are found by `removeLeftovers`, which garbage collection runs: at
-   * start a walk of every shard directory would delay serving on a large store.
-   */
-  async #removeStaleTempFiles(): Promise<void> {
-    const removed: LeftoverResult = { files: 0, bytes: 0 };
-    const cutoff = Date.now() - STALE_TEMP_MS;
-    await this.#removeTempFilesIn(join(this.root, TEMP_DIR), () => true, cutoff, removed).catch(() => undefined);
-  }
-
-  /**
-   * Deletes temporary files (writes a killed process never finished) last modified before
-   * `olderThan`, except those this process is writing: the dot-named `*.part` files in the shard
-   * directories, and anything in the temporary directory of earlier versions. Another process's
-   * running `put` writes its temporary file continuously, so it stays young.
-   */
-  async removeLeftovers(olderThan: Date, options: IoOptions = {}): Promise<LeftoverResult> {
-    const { signal } = options;
-    const removed: LeftoverResult = { files: 0, bytes: 0 };
-    const cutoff = olderThan.getTime();
-    await this.#removeTempFilesIn(join(this.root, TEMP_DIR), () => true, cutoff, removed, signal);
-    for await (const { dir } of this.#shardDirectories()) await this.#removeTempFilesIn(dir, isTempName, cutoff, removed, signal);
-    return removed;
-  }
-
-  /** Deletes the files of `dir` whose names pass `isTemp`, modified before `cutoff`, and not being written here. */
-  async #removeTempFilesIn(dir: string, isTemp: (name: string) => boolean, cutoff: number, removed: LeftoverResult, signal?: AbortSignal): Promise<void> {
-    let entries;
-    try {
-      entries = await opendir(dir);
-    } catch (err) {
-      if (errnoOf(err) === "ENOENT") return;
-      throw storageError("read", dir, err);
-    }
-    for await (const entry of entries) {
-      signal?.throwIfAborted();
-      if (!isTemp(entry.name)) continue;
-      const path = join(dir, entry.name);
-      if (this.#writing.has(path)) continue;
-      const info = await stat(path).catch(() => undefined);
-      if (info === undefined || info.mtimeMs >= cutoff) continue;
-      await failsAs(rm(path, { force: true, recursive: true }), "delete", path);
-      removed.files += 1;
-      removed.bytes += info.isFile() ? info.size : 0;
-    }
-  }
-
-  async #subdirectories(dir: string): Promise<string[]> {
-    const entries = await failsAs(readdir(dir, { withFileTypes: true }), "read", dir);
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
-  }
-}
-
-/** `step`, its failure reported as a StorageError that keeps the cause. */
-function failsAs<T>(step: Promise<T>, action: string, path: string): Promise<T> {
-  return step.catch((err: unknown) => {
-    throw storageError(action, path, err);
-  });
-}
-
-function storageError(action: string, path: string, cause: unknown): StorageError {
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new StorageError(`Local storage could not ${action} ${path}: ${detail}`, { cause });
 }
