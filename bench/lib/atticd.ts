@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ATTICD_LAUNCHER, envOf, readAtticdShebang } from "../../scripts/atticd-shebang.mjs";
 import { processFamily } from "./cpu-time.ts";
+import { localSyncMode } from "./bench-util.ts";
 
 const run = promisify(execFile);
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
@@ -105,6 +106,7 @@ export async function startAtticd(options: AtticdOptions = {}): Promise<BenchAtt
     "[storage]",
     'type = "local"',
     `path = ${JSON.stringify(storage)}`,
+    `sync = ${JSON.stringify(localSyncMode())}`,
     "[chunking]",
     `nar-size-threshold = ${c.threshold}`,
     `min-size = ${c.min}`,

@@ -6,7 +6,7 @@ import { FastCdcChunker, fastcdcPlugin } from "@attic-ts/chunker-fastcdc";
 import { nativeCompressionPlugin } from "@attic-ts/compression";
 import { sqlitePlugin } from "@attic-ts/db-sqlite";
 import { localFsPlugin } from "@attic-ts/storage-local-fs";
-import { slices } from "./bench-util.ts";
+import { localSyncMode, slices } from "./bench-util.ts";
 
 export const ADMIN: Principal = {
   sub: "bench",
@@ -35,7 +35,8 @@ export async function benchEngine(
     plugins: [localFsPlugin, sqlitePlugin, fastcdcPlugin, nativeCompressionPlugin],
     config: {
       database: { url: `sqlite://${join(dir, "server.db")}?mode=rwc` },
-      storage: { type: "local", path: join(dir, "storage") },
+      // BENCH_LOCAL_SYNC=file measures local-fs with an fsync per chunk file (see docs).
+      storage: { type: "local", path: join(dir, "storage"), sync: localSyncMode() },
       chunking: { "nar-size-threshold": 65536, ...TEMPLATE_CHUNKING },
       ...overrides,
     },

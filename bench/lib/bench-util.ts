@@ -60,3 +60,10 @@ export function verdict(ratio: number, op: ">=" | "<=", target: number): string 
 export async function* slices(data: Uint8Array, size = 1024 * 1024): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < data.byteLength; offset += size) yield data.subarray(offset, offset + size);
 }
+
+/** local-fs's `sync` for the benches' engines and atticd: BENCH_LOCAL_SYNC (`filesystem`, the default, or `file`). */
+export function localSyncMode(): "filesystem" | "file" {
+  const mode = process.env.BENCH_LOCAL_SYNC ?? "filesystem";
+  if (mode !== "filesystem" && mode !== "file") throw new Error(`BENCH_LOCAL_SYNC must be "filesystem" or "file", not ${JSON.stringify(mode)}`);
+  return mode;
+}

@@ -8,7 +8,8 @@ import { failsAs } from "./storage-errors.ts";
 
 /**
  * Writes files atomically: a new temporary file beside the target is created, filled, made
- * durable and closed, then renamed to the target, and the rename made durable. On failure or
+ * durable and closed, then renamed to the target, and the rename made durable (both unless the
+ * caller flushes them itself). On failure or
  * abort the temporary file is removed and nothing is visible at the target. Works on plain
  * descriptors (see `fd-calls.ts`).
  */
@@ -35,8 +36,12 @@ export class AtomicWriter {
     this.#knownDirs.add(dir);
   }
 
-  /** Writes `target` through `write`, which fills the open temporary file `fd` (named `temp` in errors). */
-  async write(target: string, signal: AbortSignal | undefined, write: (fd: number, temp: string) => Promise<void>): Promise<void> {
+  /**
+   * Writes `target` through `write`, which fills the open temporary file `fd` (named `temp` in
+   * errors). With `durable` false the file and the rename are not fsynced: the caller flushes
+   * them later (the store's `syncWrites`).
+   */
+  async write(target: string, signal: AbortSignal | undefined, write: (fd: number, temp: string) => Promise<void>, durable = true): Promise<void> {
     signal?.throwIfAborted();
     const dir = dirname(target);
     await this.ensureDir(dir);
@@ -50,7 +55,7 @@ export class AtomicWriter {
       try {
         await write(fd, temp);
         signal?.throwIfAborted();
-        await failsAs(fsyncFd(fd), "fsync", temp);
+        if (durable) await failsAs(fsyncFd(fd), "fsync", temp);
       } catch (err) {
         await closeFd(fd).catch(() => undefined);
         throw err;
@@ -66,6 +71,6 @@ export class AtomicWriter {
     }
     // Makes the rename itself durable. Best effort: the file is already visible, so failing the
     // write now would break "nothing visible on failure", and some platforms can't fsync a directory.
-    await syncDirectory(dir);
+    if (durable) await syncDirectory(dir);
   }
 }

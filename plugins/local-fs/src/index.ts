@@ -5,7 +5,7 @@ import { LocalBlobStore } from "./local-blob-store.ts";
 export { localStorageConfigSchema } from "./config.ts";
 export type { LocalStorageConfig } from "./config.ts";
 export { LocalBlobStore } from "./local-blob-store.ts";
-export type { LocalBlobStoreOptions } from "./local-blob-store.ts";
+export type { LocalBlobStoreOptions, LocalSyncMode } from "./local-blob-store.ts";
 
 /** `[storage] type = "local"`: chunk files in a local directory, in Attic's sharded layout. */
 export const localFsPlugin = definePlugin({
@@ -13,7 +13,7 @@ export const localFsPlugin = definePlugin({
   type: "local",
   configSchema: localStorageConfigSchema,
   register(container, config, ctx) {
-    const store = new LocalBlobStore(config.path);
+    const store = new LocalBlobStore(config.path, { sync: config.sync });
     container.registerInstance(BLOB_STORE, store);
     // Creating the directory, migrating the layout and writing VERSION are async: done on start.
     ctx.lifecycle.onStart(() => store.init());

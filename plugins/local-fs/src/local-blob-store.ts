@@ -8,10 +8,12 @@ import { bufferStream, SizeMismatch } from "./whole-read.ts";
 import { ReaderThreads } from "./reader-threads.ts";
 import { AtomicWriter } from "./atomic-writer.ts";
 import { removeTempFilesIn } from "./leftovers.ts";
+import { CoalescedFlush } from "./coalesced-flush.ts";
+import { FilesystemSync } from "./filesystem-sync.ts";
 import { isTempName, keyProblem, LAYOUT_VERSION, migrateFromFlat, pathFor, readLayoutVersion, shardDirectories, TEMP_DIR } from "./layout.ts";
 import { errnoOf, failsAs, storageError } from "./storage-errors.ts";
 import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
-import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, ReadManyOptions, RemoteFile, SizedFile } from "@attic-ts/core";
+import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, PutOptions, ReadManyOptions, RemoteFile, SizedFile } from "@attic-ts/core";
 
 /** Writes of one file in flight at once (see `writeStream`). */
 const WRITES_IN_FLIGHT = 4;
@@ -33,9 +35,24 @@ const STREAM_READ_BYTES = 256 * 1024;
 /** Reader threads at most: two keep reading while one waits on a disk that is not cached. */
 const DEFAULT_READER_THREADS = 2;
 
+/**
+ * How writes with `deferSync` are made durable: `filesystem` flushes the whole filesystem once
+ * for many files (`filesystem-sync.ts`), where it works; `file` fsyncs each file and its
+ * directory as it is written, as writes without `deferSync` always are.
+ */
+export type LocalSyncMode = "filesystem" | "file";
+
 export interface LocalBlobStoreOptions {
   /** Threads that read files of a known size whole (default 2); see `reader-threads.ts`. */
   readerThreads?: number;
+  /**
+   * Default `filesystem`, which `init` turns into `file` when a flush fails there (`sync -f`
+   * missing or refused). `file` suits a filesystem shared with heavy writers, whose dirty data
+   * every flush would write out too.
+   */
+  sync?: LocalSyncMode;
+  /** The `sync` program for `filesystem` (default `sync` on PATH); tests substitute others. */
+  syncCommand?: string;
 }
 
 /**
@@ -51,10 +68,22 @@ export class LocalBlobStore implements BlobStore {
   /** Where files read whole are read (see `reader-threads.ts`). */
   readonly #readers: ReaderThreads;
   readonly #writer = new AtomicWriter();
+  readonly #wantedSync: LocalSyncMode;
+  readonly #syncCommand: string | undefined;
+  /** Set by `init` when filesystem flushes work here; until then every write is fsynced. */
+  #filesystem: FilesystemSync | undefined;
+  #flushes: CoalescedFlush | undefined;
 
   constructor(path: string, options: LocalBlobStoreOptions = {}) {
     this.root = resolve(path);
     this.#readers = new ReaderThreads({ threads: options.readerThreads ?? DEFAULT_READER_THREADS });
+    this.#wantedSync = options.sync ?? "filesystem";
+    this.#syncCommand = options.syncCommand;
+  }
+
+  /** How writes with `deferSync` are made durable, as decided by `init`. */
+  get syncMode(): LocalSyncMode {
+    return this.#flushes ? "filesystem" : "file";
   }
 
   /** Creates the directory, migrates a layout-0 (flat) directory to layout 1, clears stale temp files. */
@@ -71,6 +100,13 @@ export class LocalBlobStore implements BlobStore {
     // shard directory would delay serving on a large store.
     const sweep = { isTemp: () => true, cutoff: Date.now() - STALE_TEMP_MS, isWriting: () => false, removed: { files: 0, bytes: 0 } };
     await removeTempFilesIn(join(this.root, TEMP_DIR), sweep).catch(() => undefined);
+    if (this.#wantedSync === "filesystem" && this.#filesystem === undefined) {
+      const filesystem = new FilesystemSync(this.root, this.#syncCommand);
+      if (await filesystem.probe()) {
+        this.#filesystem = filesystem;
+        this.#flushes = new CoalescedFlush(() => failsAs(filesystem.flush(), "flush to disk", this.root));
+      }
+    }
   }
 
   refFor(key: string): RemoteFile {
@@ -80,12 +116,17 @@ export class LocalBlobStore implements BlobStore {
     return { Local: { name: key } };
   }
 
-  async put(key: string, body: AsyncIterable<Uint8Array>, options: IoOptions = {}): Promise<RemoteFile> {
+  async put(key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<RemoteFile> {
     const { signal } = options;
     const ref = this.refFor(key);
-    await this.#writer.write(pathFor(this.root, key), signal, async (fd, temp) => {
-      await writeStream(fd, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
-    });
+    await this.#writer.write(
+      pathFor(this.root, key),
+      signal,
+      async (fd, temp) => {
+        await writeStream(fd, abortable(body, signal), WRITES_IN_FLIGHT, (err) => storageError("write", temp, err));
+      },
+      !this.#defers(options),
+    );
     return ref;
   }
 
@@ -93,10 +134,40 @@ export class LocalBlobStore implements BlobStore {
    * `put` of bytes held in memory (the engine's chunks): the same steps and guarantees, without
    * a body stream.
    */
-  async putBytes(key: string, data: Uint8Array, options: IoOptions = {}): Promise<RemoteFile> {
+  async putBytes(key: string, data: Uint8Array, options: PutOptions = {}): Promise<RemoteFile> {
     const ref = this.refFor(key);
-    await this.#writer.write(pathFor(this.root, key), options.signal, (fd, temp) => failsAs(writeAllFd(fd, data), "write", temp));
+    const write = (fd: number, temp: string): Promise<void> => failsAs(writeAllFd(fd, data), "write", temp);
+    await this.#writer.write(pathFor(this.root, key), options.signal, write, !this.#defers(options));
     return ref;
+  }
+
+  /**
+   * Makes the writes with `deferSync` that resolved before this call durable: one flush of the
+   * filesystem, shared by the calls made while the previous one ran. With `file` sync there is
+   * nothing to do (every write was fsynced).
+   */
+  async syncWrites(options: IoOptions = {}): Promise<void> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (this.#flushes === undefined) return;
+    const flushed = this.#flushes.request();
+    if (signal === undefined) return flushed;
+    // On abort the flush goes on for the other callers; this one stops waiting.
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([flushed, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Whether a write with these options skips its fsyncs, left to `syncWrites`. */
+  #defers(options: PutOptions): boolean {
+    return options.deferSync === true && this.#flushes !== undefined;
   }
 
   /**
@@ -181,8 +252,9 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  /** Stops the reader threads; reads still running fail. */
+  /** Stops the reader threads and the sync helper; reads and flushes still running fail. */
   async close(): Promise<void> {
+    this.#filesystem?.close();
     await this.#readers.close();
   }
 

@@ -14,7 +14,12 @@ describe("localFsPlugin", () => {
   });
 
   it("accepts Attic's [storage] table and rejects unknown keys", () => {
-    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic" })).toEqual({ type: "local", path: "/srv/attic" });
+    // `sync` is attic-ts's own key; Attic's table leaves it at its default.
+    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic" })).toEqual({ type: "local", path: "/srv/attic", sync: "filesystem" });
+    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic", sync: "file" }).sync).toBe("file");
+    const badSync = localFsPlugin.configSchema.safeParse({ type: "local", path: "/x", sync: "never" });
+    expect(badSync.success).toBe(false);
+    expect(badSync.error?.issues[0]?.path).toEqual(["sync"]);
     expect(localFsPlugin.configSchema.safeParse({ type: "local", path: "/x", bucket: "b" }).success).toBe(false);
     expect(localFsPlugin.configSchema.safeParse({ type: "s3", path: "/x" }).success).toBe(false);
     expect(localFsPlugin.configSchema.safeParse({ type: "local" }).success).toBe(false);
@@ -33,6 +38,8 @@ describe("localFsPlugin", () => {
       expect(store.type).toBe("local");
       await lifecycle.start();
       expect(await readFile(join(root, "VERSION"), "utf8")).toBe("1");
+      expect((store as LocalBlobStore).syncMode).toBe("filesystem");
+      await lifecycle.stop();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

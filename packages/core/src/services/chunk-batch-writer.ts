@@ -121,10 +121,13 @@ export class ChunkBatchWriter {
     });
 
     const files = await stored;
-    // Marked valid with the upload's next claim or its commit. The entry stays a (resolved)
-    // promise until then, and so is never evicted: an evicted entry is looked up in the
-    // database, which would not find a chunk still pending.
-    files.forEach((f, i) => session.chunkStored(f, settleWhenValid(seen, rows[i]!.chunkHash, f)));
+    // One flush for the batch's files where the store can (see `storeOne`), shared with other
+    // batches' by the store; not awaited here, so the next batch is not held up by the disk.
+    const durable = files.length > 0 && this.store.syncWrites ? this.store.syncWrites(signal ? { signal } : {}) : undefined;
+    // Marked valid with the upload's next claim or its commit, once durable. The entry stays a
+    // (resolved) promise until then, and so is never evicted: an evicted entry is looked up in
+    // the database, which would not find a chunk still pending.
+    files.forEach((f, i) => session.chunkStored(f, settleWhenValid(seen, rows[i]!.chunkHash, f), durable));
 
     // A chunk counts as deduplicated unless this batch stored it (first occurrence).
     const storedHere = new Set(rows.map((row) => firstIndex.get(row.chunkHash)));
@@ -145,9 +148,11 @@ export class ChunkBatchWriter {
     signal?: AbortSignal,
   ): Promise<WrittenChunk & { fileHash: string }> {
     const options = signal ? { signal } : {};
+    // Durable later, with the batch's `syncWrites` (its row is marked valid only after it).
+    const putOptions = { ...options, deferSync: this.store.syncWrites !== undefined };
     if (this.compression === "none") {
       // The stored file is the chunk itself: its hash is already known.
-      await putBytes(this.store, remoteFileKey(row.remoteFile), data, options);
+      await putBytes(this.store, remoteFileKey(row.remoteFile), data, putOptions);
       return { id, deduplicated: false, fileSize: data.length, fileHash: row.chunkHash };
     }
     if (this.compressor.compressBuffer) {
@@ -156,7 +161,7 @@ export class ChunkBatchWriter {
         allocate: this.buffers.take,
         ...options,
       });
-      await putBytes(this.store, remoteFileKey(row.remoteFile), file, options);
+      await putBytes(this.store, remoteFileKey(row.remoteFile), file, putOptions);
       const written = { id, deduplicated: false, fileSize: file.byteLength, fileHash: sha256Typed(file) };
       // Written and hashed: nothing reads it any more (a failed put keeps it, for the collector).
       if (file !== data) this.buffers.give(file);
@@ -164,7 +169,7 @@ export class ChunkBatchWriter {
     }
     const compressed = this.compressor.compress(this.compression, asyncOf(data), { level: this.config.compression.level, ...options });
     const file = new HashingStream(compressed, options);
-    await this.store.put(remoteFileKey(row.remoteFile), file, options);
+    await this.store.put(remoteFileKey(row.remoteFile), file, putOptions);
     return { id, deduplicated: false, fileSize: file.size, fileHash: toTypedBase16(file.digest()) };
   }
 }

@@ -96,20 +96,24 @@ export class UploadSession {
 
   /**
    * Queues a chunk this request stored, to be marked valid with its next claim or its commit;
-   * `onValid` runs once that has committed.
+   * `onValid` runs once that has committed. With `durable` (the store's `syncWrites` after a
+   * write with `deferSync`), not before that has resolved; the commit waits for it.
    */
-  chunkStored(file: StoredChunkFile, onValid?: () => void): void {
-    this.#unmarked.add(file, onValid);
+  chunkStored(file: StoredChunkFile, onValid?: () => void, durable?: Promise<void>): void {
+    this.#unmarked.add(file, onValid, durable);
   }
 
   /**
    * Commits the upload in one transaction: renews the lease (throwing `UploadLeaseLostError`,
    * and committing nothing, when garbage collection already took it, so a commit never
-   * references rows whose holds were given back), marks the stored chunks valid, runs `work`
+   * references rows whose holds were given back), marks the stored chunks valid once their
+   * files are durable, runs `work`
    * and closes the lease. The object `work` writes protects what the holds protected.
    */
   async commit<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
     const leaseId = await this.lease();
+    // Outside the transaction: the disk is not waited for while holding the database's writer.
+    await this.#unmarked.whenDurable();
     const result = await this.#withUnmarked(async (tx) => {
       if (this.#lost || !(await tx.leases.renewLease(leaseId, this.expiry()))) {
         this.#lost = true;

@@ -6,6 +6,16 @@ export interface IoOptions {
   signal?: AbortSignal;
 }
 
+export interface PutOptions extends IoOptions {
+  /**
+   * The caller makes the file durable itself, with `syncWrites`, before anything relies on it
+   * surviving a crash (the engine marks a chunk row valid only after that). A backend with
+   * `syncWrites` may then resolve once the file is visible, before it is durable; a backend
+   * without it ignores this. Visibility and "nothing left on failure" are as without it.
+   */
+  deferSync?: boolean;
+}
+
 export interface BlobStoreCapabilities {
   /** `open(ref, { preferStream: false })` may answer with a URL the client fetches itself. */
   presignedUrls: boolean;
@@ -82,7 +92,7 @@ export interface BlobStore {
    * key is allowed. On failure or abort nothing is left visible under `key`, and no temporary
    * data remains.
    */
-  put(key: string, body: AsyncIterable<Uint8Array>, options?: IoOptions): Promise<RemoteFile>;
+  put(key: string, body: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<RemoteFile>;
 
   /**
    * Optional: `put` of bytes already in memory, with the same guarantees. A backend implements
@@ -90,7 +100,16 @@ export interface BlobStore {
    * instead of a body stream and a `FileHandle`); the engine writes its chunks this way. The
    * caller does not change `data` until the call settles.
    */
-  putBytes?(key: string, data: Uint8Array, options?: IoOptions): Promise<RemoteFile>;
+  putBytes?(key: string, data: Uint8Array, options?: PutOptions): Promise<RemoteFile>;
+
+  /**
+   * Optional, with `deferSync`: makes durable every write with `deferSync` that resolved before
+   * this call, and resolves once they are. A backend implements it when one flush for many
+   * files costs less than one per file (local-fs: one `syncfs` instead of two `fsync`s a chunk).
+   * Calls may share a flush. A failure rejects with a `StorageError`: the files it covered may
+   * not survive a crash. An abort stops the wait, not the flush.
+   */
+  syncWrites?(options?: IoOptions): Promise<void>;
 
   /**
    * Opens a stored file. Throws `BlobNotFoundError` (code `BlobNotFound`) when absent, and

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BlobStore, Download } from "../storage/blob-store.ts";
 import { putBytes } from "../storage/put-bytes.ts";
+import { asyncOf } from "../util/async-of.ts";
 import { remoteFileKey } from "../storage/remote-file.ts";
 import type { RemoteFile } from "../storage/remote-file.ts";
 
@@ -360,6 +361,24 @@ export function describeBlobStoreConformance(name: string, options: BlobStoreCon
         expect(ref).toEqual(store.refFor(key));
         expect(await readBack(ref)).toEqual({ sha256: hexOf(data), size });
       }
+    }, BIG_TIMEOUT_MS);
+
+    // `deferSync` and `syncWrites` are optional too: a store without `syncWrites` ignores the
+    // option, so every store runs this.
+    it("writes with deferSync are visible at once, and read back the same after syncWrites", async () => {
+      const written = await Promise.all(
+        [0, 70_000, 200_003].map(async (size, i) => {
+          const key = newKey();
+          const data = new ByteSource(500 + i).next(size);
+          const ref = i % 2 === 0 ? await putBytes(store, key, data, { deferSync: true }) : await store.put(key, asyncOf(data), { deferSync: true });
+          expect(await readBack(ref)).toEqual({ sha256: hexOf(data), size });
+          return { ref, sha256: hexOf(data), size };
+        }),
+      );
+      await store.syncWrites?.();
+      for (const w of written) expect(await readBack(w.ref)).toEqual({ sha256: w.sha256, size: w.size });
+      // Nothing deferred since: a flush still succeeds.
+      await store.syncWrites?.();
     }, BIG_TIMEOUT_MS);
 
     it("putBytes over an existing key replaces the content", async () => {
