@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { performance } from "node:perf_hooks";
 import { PreparedSqliteClient } from "../plugins/sqlite/src/prepared-sqlite-client.ts";
 import { ADMIN, benchEngine, chunksOf, syntheticInfo } from "./lib/bench-engine.ts";
-import { envNumber, load, mbps, slices } from "./lib/bench-util.ts";
+import { envNumber, load, localSyncMode, mbps, slices } from "./lib/bench-util.ts";
 import { fileWriteCost } from "./lib/file-baseline.ts";
 
 const mib = envNumber("BENCH_SIZE_MIB", 256);
@@ -38,7 +38,7 @@ const narHash = `sha256:${createHash("sha256").update(buf).digest("hex")}`;
 const chunkSizes: number[] = [];
 for await (const chunk of chunksOf(buf)) chunkSizes.push(chunk.length);
 const chunks = chunkSizes.length;
-console.log(`engine chunk cost: ${mib} MiB of random bytes (${chunks} chunks), compression none, ${rounds} rounds, in ${baseDir}`);
+console.log(`engine chunk cost: ${mib} MiB of random bytes (${chunks} chunks), compression none, local-fs sync ${localSyncMode()}, ${rounds} rounds, in ${baseDir}`);
 for (let round = 1; round <= rounds; round++) {
   const { engine, cleanup } = await benchEngine({ compression: { type: "none" } }, baseDir);
   try {

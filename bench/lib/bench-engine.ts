@@ -35,7 +35,7 @@ export async function benchEngine(
     plugins: [localFsPlugin, sqlitePlugin, fastcdcPlugin, nativeCompressionPlugin],
     config: {
       database: { url: `sqlite://${join(dir, "server.db")}?mode=rwc` },
-      // BENCH_LOCAL_SYNC=file measures local-fs with an fsync per chunk file (see docs).
+      // BENCH_LOCAL_SYNC=filesystem measures local-fs's batched flushes (see docs).
       storage: { type: "local", path: join(dir, "storage"), sync: localSyncMode() },
       chunking: { "nar-size-threshold": 65536, ...TEMPLATE_CHUNKING },
       ...overrides,

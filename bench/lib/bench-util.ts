@@ -61,9 +61,9 @@ export async function* slices(data: Uint8Array, size = 1024 * 1024): AsyncGenera
   for (let offset = 0; offset < data.byteLength; offset += size) yield data.subarray(offset, offset + size);
 }
 
-/** local-fs's `sync` for the benches' engines and atticd: BENCH_LOCAL_SYNC (`filesystem`, the default, or `file`). */
+/** local-fs's `sync` for the benches' engines and atticd: BENCH_LOCAL_SYNC (`file`, the default, or `filesystem`). */
 export function localSyncMode(): "filesystem" | "file" {
-  const mode = process.env.BENCH_LOCAL_SYNC ?? "filesystem";
+  const mode = process.env.BENCH_LOCAL_SYNC ?? "file";
   if (mode !== "filesystem" && mode !== "file") throw new Error(`BENCH_LOCAL_SYNC must be "filesystem" or "file", not ${JSON.stringify(mode)}`);
   return mode;
 }

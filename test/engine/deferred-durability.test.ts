@@ -5,7 +5,7 @@ import { addFiles, dumpNar, uploadInfoFor } from "../helpers/nix.ts";
 import { pseudoRandomBytes } from "../helpers/data.ts";
 import { createCache, ROOT, snapshot, startTestEngine, TEST_DBS, type TestEngine } from "../helpers/engine.ts";
 
-// Chunk files written with `deferSync` (local-fs's default `sync = "filesystem"`) are made
+// Chunk files written with `deferSync` (local-fs with `sync = "filesystem"`) are made
 // durable by the store's `syncWrites`, one flush for many files. The engine must mark a chunk
 // row valid only after the flush covering its file has succeeded, and commit no NAR before
 // every one of its chunks is; a failed flush fails the upload and leaves nothing behind. The
@@ -39,7 +39,7 @@ describe.each(TEST_DBS)("chunk files flushed in batches (%s)", (db) => {
   let t: TestEngine;
 
   beforeAll(async () => {
-    t = await startTestEngine({ chunking: CHUNKING }, { db });
+    t = await startTestEngine({ chunking: CHUNKING }, { db, localSync: "filesystem" });
     await createCache(t.engine, "durable");
   });
   afterAll(async () => t?.close());

@@ -24,6 +24,8 @@ export interface TestEngineOptions {
   db?: TestDb;
   /** The engine's narinfo cache settings (default: the engine's own). */
   narInfoCache?: NarInfoCacheOptions;
+  /** With local storage: its `sync` setting (default: the plugin's own, `file`). */
+  localSync?: "file" | "filesystem";
 }
 
 export interface TestEngine {
@@ -52,7 +54,7 @@ export async function startTestEngine(overrides: Partial<EngineConfigInput> = {}
   const backend = await provisionBackend(options.db ?? "sqlite", options.storage ?? "local");
   const config: EngineConfigInput = {
     database: { url: backend.databaseUrl },
-    storage: backend.storageConfig,
+    storage: options.localSync && backend.storageConfig.type === "local" ? { ...backend.storageConfig, sync: options.localSync } : backend.storageConfig,
     chunking: { "nar-size-threshold": 65536, "min-size": 16384, "avg-size": 65536, "max-size": 262144 },
     jwt: { signing: { "token-hs256-secret-base64": Buffer.from("a test secret for attic-ts").toString("base64") } },
     ...overrides,

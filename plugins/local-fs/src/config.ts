@@ -6,11 +6,11 @@ export const localStorageConfigSchema = z.strictObject({
   /** The storage directory; created on start when missing. Relative paths use the working directory. */
   path: z.string().min(1, "expected the storage directory"),
   /**
-   * attic-ts only: how chunk files are made durable. `filesystem` (default): one flush of the
-   * filesystem for many chunks, falling back to `file` where that fails; `file`: an fsync per
-   * file and per rename (Attic's server has neither). See docs/differences-from-attic.md.
+   * attic-ts only: how chunk files are made durable. `file` (default): an fsync per file and
+   * per rename; `filesystem`: one flush of the filesystem for many chunks, falling back to
+   * `file` where that fails. Attic's server has neither. See docs/differences-from-attic.md.
    */
-  sync: z.enum(["filesystem", "file"]).default("filesystem"),
+  sync: z.enum(["file", "filesystem"]).default("file"),
 });
 
 export type LocalStorageConfig = z.output<typeof localStorageConfigSchema>;

@@ -32,6 +32,21 @@ export const WHOLE_READ_LIMIT = 1024 * 1024;
  */
 const STREAM_READ_BYTES = 256 * 1024;
 
+/**
+ * Filesystem flushes start at least this far apart (ms), so their fixed cost (a `sync` process,
+ * 1-3 ms of CPU) stays a few percent of a core on storage that flushes at once. It is also the
+ * most a chunked upload's commit waits beyond the flush itself. ATTIC_TS_FLUSH_INTERVAL_MS
+ * overrides it (for measurements).
+ */
+const DEFAULT_FLUSH_INTERVAL_MS = 25;
+
+function flushIntervalMs(): number {
+  const raw = process.env.ATTIC_TS_FLUSH_INTERVAL_MS;
+  const value = raw === undefined || raw === "" ? DEFAULT_FLUSH_INTERVAL_MS : Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new StorageError(`ATTIC_TS_FLUSH_INTERVAL_MS must be a number of milliseconds, not ${JSON.stringify(raw)}.`);
+  return value;
+}
+
 /** Reader threads at most: two keep reading while one waits on a disk that is not cached. */
 const DEFAULT_READER_THREADS = 2;
 
@@ -46,9 +61,9 @@ export interface LocalBlobStoreOptions {
   /** Threads that read files of a known size whole (default 2); see `reader-threads.ts`. */
   readerThreads?: number;
   /**
-   * Default `filesystem`, which `init` turns into `file` when a flush fails there (`sync -f`
-   * missing or refused). `file` suits a filesystem shared with heavy writers, whose dirty data
-   * every flush would write out too.
+   * Default `file`. `filesystem` pays where a flush is slow next to the CPU a chunk costs
+   * (disks and network block storage with slow cache flushes); `init` turns it into `file` when
+   * a flush fails there (`sync -f` missing or refused). See docs/differences-from-attic.md.
    */
   sync?: LocalSyncMode;
   /** The `sync` program for `filesystem` (default `sync` on PATH); tests substitute others. */
@@ -77,7 +92,7 @@ export class LocalBlobStore implements BlobStore {
   constructor(path: string, options: LocalBlobStoreOptions = {}) {
     this.root = resolve(path);
     this.#readers = new ReaderThreads({ threads: options.readerThreads ?? DEFAULT_READER_THREADS });
-    this.#wantedSync = options.sync ?? "filesystem";
+    this.#wantedSync = options.sync ?? "file";
     this.#syncCommand = options.syncCommand;
   }
 
@@ -104,7 +119,7 @@ export class LocalBlobStore implements BlobStore {
       const filesystem = new FilesystemSync(this.root, this.#syncCommand);
       if (await filesystem.probe()) {
         this.#filesystem = filesystem;
-        this.#flushes = new CoalescedFlush(() => failsAs(filesystem.flush(), "flush to disk", this.root));
+        this.#flushes = new CoalescedFlush(() => failsAs(filesystem.flush(), "flush to disk", this.root), flushIntervalMs());
       }
     }
   }

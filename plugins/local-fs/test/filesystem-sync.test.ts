@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StorageError } from "@attic-ts/core";
 import { LocalBlobStore } from "@attic-ts/storage-local-fs";
 
-// local-fs's `sync = "filesystem"`: writes with `deferSync` skip their fsyncs and `syncWrites`
+// local-fs's `sync = "filesystem"` (opt-in): writes with `deferSync` skip their fsyncs and `syncWrites`
 // makes them durable with one syncfs(2) (coreutils' `sync -f`) through a resident shell. These
 // run the real `sync` of this machine, and scripts standing in for one that fails.
 
@@ -26,7 +26,8 @@ afterEach(async () => {
 });
 
 async function storeWith(options: ConstructorParameters<typeof LocalBlobStore>[1] = {}): Promise<LocalBlobStore> {
-  const store = new LocalBlobStore(join(dir, "storage"), options);
+  // `filesystem` unless the case says otherwise (the store's default is `file`).
+  const store = new LocalBlobStore(join(dir, "storage"), { sync: "filesystem", ...options });
   stores.push(store);
   await store.init();
   return store;
@@ -77,9 +78,13 @@ describe("LocalBlobStore filesystem sync", () => {
     await refused.syncWrites();
   });
 
-  it("uses an fsync per file when configured so", async () => {
+  it("uses an fsync per file when configured so, and by default", async () => {
     const store = await storeWith({ sync: "file" });
     expect(store.syncMode).toBe("file");
+    const byDefault = new LocalBlobStore(join(dir, "default-storage"));
+    stores.push(byDefault);
+    await byDefault.init();
+    expect(byDefault.syncMode).toBe("file");
   });
 
   it("a failed flush rejects syncWrites with a StorageError naming the directory and what sync said", async () => {
@@ -116,7 +121,7 @@ describe("LocalBlobStore filesystem sync", () => {
     await writeFile(
       script,
       `import { LocalBlobStore } from ${importOf};\n` +
-        `const store = new LocalBlobStore(process.argv[2]);\n` +
+        `const store = new LocalBlobStore(process.argv[2], { sync: "filesystem" });\n` +
         `await store.init();\n` +
         `await store.putBytes(${JSON.stringify(KEY)}, Buffer.from("x"), { deferSync: true });\n` +
         `await store.syncWrites();\n` +

@@ -15,8 +15,8 @@ describe("localFsPlugin", () => {
 
   it("accepts Attic's [storage] table and rejects unknown keys", () => {
     // `sync` is attic-ts's own key; Attic's table leaves it at its default.
-    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic" })).toEqual({ type: "local", path: "/srv/attic", sync: "filesystem" });
-    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic", sync: "file" }).sync).toBe("file");
+    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic" })).toEqual({ type: "local", path: "/srv/attic", sync: "file" });
+    expect(localFsPlugin.configSchema.parse({ type: "local", path: "/srv/attic", sync: "filesystem" }).sync).toBe("filesystem");
     const badSync = localFsPlugin.configSchema.safeParse({ type: "local", path: "/x", sync: "never" });
     expect(badSync.success).toBe(false);
     expect(badSync.error?.issues[0]?.path).toEqual(["sync"]);
@@ -38,7 +38,7 @@ describe("localFsPlugin", () => {
       expect(store.type).toBe("local");
       await lifecycle.start();
       expect(await readFile(join(root, "VERSION"), "utf8")).toBe("1");
-      expect((store as LocalBlobStore).syncMode).toBe("filesystem");
+      expect((store as LocalBlobStore).syncMode).toBe("file");
       await lifecycle.stop();
     } finally {
       await rm(dir, { recursive: true, force: true });
