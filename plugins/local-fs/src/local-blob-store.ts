@@ -9,10 +9,10 @@ import { ReaderThreads } from "./reader-threads.ts";
 import { AtomicWriter } from "./atomic-writer.ts";
 import { removeTempFilesIn } from "./leftovers.ts";
 import { CoalescedFlush } from "./coalesced-flush.ts";
-import { FilesystemSync } from "./filesystem-sync.ts";
+import { FilesystemSync, flushIntervalMs } from "./filesystem-sync.ts";
 import { isTempName, keyProblem, LAYOUT_VERSION, migrateFromFlat, pathFor, readLayoutVersion, shardDirectories, TEMP_DIR } from "./layout.ts";
 import { errnoOf, failsAs, storageError } from "./storage-errors.ts";
-import { abortable, BlobNotFoundError, StorageError } from "@attic-ts/core";
+import { abortable, BlobNotFoundError, StorageError, untilAborted } from "@attic-ts/core";
 import type { BlobStore, BlobStoreCapabilities, Download, IoOptions, LeftoverResult, ListedBlob, OpenOptions, PutOptions, ReadManyOptions, RemoteFile, SizedFile } from "@attic-ts/core";
 
 /** Writes of one file in flight at once (see `writeStream`). */
@@ -31,21 +31,6 @@ export const WHOLE_READ_LIMIT = 1024 * 1024;
  * this size per open stream.
  */
 const STREAM_READ_BYTES = 256 * 1024;
-
-/**
- * Filesystem flushes start at least this far apart (ms), so their fixed cost (a `sync` process,
- * 1-3 ms of CPU) stays a few percent of a core on storage that flushes at once. It is also the
- * most a chunked upload's commit waits beyond the flush itself. ATTIC_TS_FLUSH_INTERVAL_MS
- * overrides it (for measurements).
- */
-const DEFAULT_FLUSH_INTERVAL_MS = 25;
-
-function flushIntervalMs(): number {
-  const raw = process.env.ATTIC_TS_FLUSH_INTERVAL_MS;
-  const value = raw === undefined || raw === "" ? DEFAULT_FLUSH_INTERVAL_MS : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new StorageError(`ATTIC_TS_FLUSH_INTERVAL_MS must be a number of milliseconds, not ${JSON.stringify(raw)}.`);
-  return value;
-}
 
 /** Reader threads at most: two keep reading while one waits on a disk that is not cached. */
 const DEFAULT_READER_THREADS = 2;
@@ -165,19 +150,8 @@ export class LocalBlobStore implements BlobStore {
     const { signal } = options;
     signal?.throwIfAborted();
     if (this.#flushes === undefined) return;
-    const flushed = this.#flushes.request();
-    if (signal === undefined) return flushed;
     // On abort the flush goes on for the other callers; this one stops waiting.
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    try {
-      await Promise.race([flushed, aborted]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+    await untilAborted(this.#flushes.request(), signal);
   }
 
   /** Whether a write with these options skips its fsyncs, left to `syncWrites`. */

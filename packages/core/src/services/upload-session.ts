@@ -107,8 +107,8 @@ export class UploadSession {
    * Commits the upload in one transaction: renews the lease (throwing `UploadLeaseLostError`,
    * and committing nothing, when garbage collection already took it, so a commit never
    * references rows whose holds were given back), marks the stored chunks valid once their
-   * files are durable, runs `work`
-   * and closes the lease. The object `work` writes protects what the holds protected.
+   * files are durable, runs `work` and closes the lease. The object `work` writes protects what
+   * the holds protected.
    */
   async commit<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
     const leaseId = await this.lease();

@@ -35,3 +35,22 @@ export async function* abortable(body: AsyncIterable<Uint8Array>, signal: AbortS
     if (!finished) Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
 }
+
+/**
+ * Waits for `work`, but rejects with the signal's reason as soon as it aborts. `work` itself
+ * goes on (others may be waiting for it); only this wait ends. The listener is removed either way.
+ */
+export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}

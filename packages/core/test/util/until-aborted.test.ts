@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { untilAborted } from "../../src/util/abortable.ts";
+
+describe("untilAborted", () => {
+  it("answers the work's result, or its failure", async () => {
+    await expect(untilAborted(Promise.resolve(7), new AbortController().signal)).resolves.toBe(7);
+    await expect(untilAborted(Promise.reject(new Error("failed")), new AbortController().signal)).rejects.toThrow("failed");
+    await expect(untilAborted(Promise.resolve(8), undefined)).resolves.toBe(8);
+  });
+
+  it("rejects with the reason once the signal aborts, and leaves the work running", async () => {
+    const controller = new AbortController();
+    let finish!: (value: number) => void;
+    const work = new Promise<number>((resolve) => (finish = resolve));
+    const waiting = untilAborted(work, controller.signal);
+    controller.abort(new Error("client went away"));
+    await expect(waiting).rejects.toThrow("client went away");
+    finish(9);
+    await expect(work).resolves.toBe(9);
+  });
+
+  it("rejects at once for an already aborted signal", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("too late"));
+    await expect(untilAborted(new Promise(() => undefined), controller.signal)).rejects.toThrow("too late");
+  });
+
+  it("removes its abort listener once the work settles", async () => {
+    const controller = new AbortController();
+    let added = 0;
+    let removed = 0;
+    const { signal } = controller;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    signal.removeEventListener = ((...args: Parameters<typeof remove>) => (removed++, remove(...args))) as typeof remove;
+    for (let i = 0; i < 20; i++) await untilAborted(Promise.resolve(i), signal);
+    expect(added).toBe(20);
+    expect(removed).toBe(20);
+  });
+});
