@@ -2,8 +2,9 @@
 // uploads of BENCH_SIZE_MIB (256) of random bytes (compression none, Attic's chunking), each on
 // a fresh engine, printing per chunk the process's user and kernel CPU and the main
 // thread's busy time, with the SQL statements run per chunk. Next to them, this machine's
-// durable-file baseline for the same number of files (temp file, fsync, rename, directory
-// fsync), measured in the same directory right after each upload.
+// durable-file baseline for the same number of files, made durable as the measured
+// BENCH_LOCAL_SYNC mode does (`file`: temp file, fsync, rename, directory fsync; `filesystem`:
+// no fsyncs, one `sync -f` for all), measured in the same directory right after each upload.
 // BENCH_BASE_DIR places the engine's directory (default: the OS temp dir). On an ext4 without a
 // journal (this project's VMs) the kernel's cost of a new file grows with the files deleted
 // there in the last minutes, so figures drift from one run to the next; a freshly made

@@ -93,8 +93,9 @@ try {
     );
     if (compression === "none") {
       // The same number of files and bytes atticd stored, as NAR MB/s (stored ~ NAR bytes here).
-      for (const syncDirectories of [false, true]) {
-        const disk = await fileWriteCost(evenSizes(storedFiles, stored), 24, undefined, syncDirectories ? "file+dir" : "file");
+      for (const sync of ["file", "file+dir"] as const) {
+        const syncDirectories = sync === "file+dir";
+        const disk = await fileWriteCost(evenSizes(storedFiles, stored), 24, undefined, sync);
         const limit = disk.mbps * (bytes / stored);
         console.log(
           `  disk limit for those ${storedFiles} chunk files (${(stored / 2 ** 20).toFixed(0)} MiB written durably${syncDirectories ? " with the directory fsync local-fs does" : ""}, 24 at a time, no HTTP/hashing/database): ` +

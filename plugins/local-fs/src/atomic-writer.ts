@@ -9,9 +9,8 @@ import { failsAs } from "./storage-errors.ts";
 /**
  * Writes files atomically: a new temporary file beside the target is created, filled, made
  * durable and closed, then renamed to the target, and the rename made durable (both unless the
- * caller flushes them itself). On failure or
- * abort the temporary file is removed and nothing is visible at the target. Works on plain
- * descriptors (see `fd-calls.ts`).
+ * caller flushes them itself). On failure or abort the temporary file is removed and nothing is
+ * visible at the target. Works on plain descriptors (see `fd-calls.ts`).
  */
 export class AtomicWriter {
   /**

@@ -5,8 +5,8 @@
  * made meanwhile. At most one flush runs and one waits.
  *
  * Flushes start at least `minIntervalMs` apart: each costs a fixed amount (local-fs: a process
- * start, 1-3 ms of CPU) whatever it covers, and on storage that flushes at once (tmpfs, a fast
- * SSD) back-to-back flushes took most of a core and slowed uploads down.
+ * start, 1-7 ms of CPU on the project's VM) whatever it covers, so on storage that flushes at
+ * once (tmpfs, a fast SSD) back-to-back flushes would spend that many times a second.
  */
 export class CoalescedFlush {
   #running: Promise<void> | undefined;

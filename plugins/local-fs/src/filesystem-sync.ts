@@ -2,14 +2,13 @@ import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
-import { StorageError } from "@attic-ts/core";
+import { StorageError, untilAborted } from "@attic-ts/core";
 
 /**
  * Filesystem flushes start at least this far apart (ms), so their fixed cost (a `sync` process:
  * 1-7 ms of CPU on the project's VM) stays a small share of a core on storage that flushes at
- * once. It is also the
- * most a chunked upload's commit waits beyond the flush itself. ATTIC_TS_FLUSH_INTERVAL_MS
- * overrides it (for measurements).
+ * once. It is also the most a chunked upload's commit waits beyond the flush itself.
+ * ATTIC_TS_FLUSH_INTERVAL_MS overrides it (for measurements).
  */
 const DEFAULT_FLUSH_INTERVAL_MS = 25;
 
@@ -62,20 +61,14 @@ export class FilesystemSync {
     private readonly command = "sync",
   ) {}
 
-  /** Whether a flush works here: runs one. False where `sync -f` is missing or refused. */
+  /** Whether a flush works here: runs one. False where `sync -f` is missing, refused or hangs. */
   async probe(): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("timed out")), PROBE_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([this.flush(), timeout]);
+      await untilAborted(this.flush(), AbortSignal.timeout(PROBE_TIMEOUT_MS));
       return true;
     } catch {
       this.close();
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -269,7 +269,6 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-
   /**
    * Deletes temporary files (writes a killed process never finished) last modified before
    * `olderThan`, except those this process is writing: the dot-named `*.part` files in the shard
