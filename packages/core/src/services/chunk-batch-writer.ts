@@ -51,10 +51,15 @@ function settleWhenValid(seen: SeenChunks, hash: string, file: { id: number; fil
  */
 const MAX_POOLED_CHUNK_BYTES = 4 * 1024 * 1024;
 /**
- * Chunk buffers kept for reuse between batches and uploads: one upload has up to 2 batches of
- * at most 2 MiB in flight, each chunk once as cut and once compressed.
+ * Chunk buffers kept for reuse between batches and uploads. One upload lends up to 6.5-7.5 MiB
+ * at once (2 batches of at most 2 MiB in flight and the one being cut, each chunk once as cut
+ * and once compressed, and the body slice), less as batches come and go. With a cap below
+ * that, each batch given back dropped buffers the next one made again: with 4 MiB, a 2 GiB
+ * upload dropped 1.3 GB of them, which lived long enough to be promoted and so stayed until a
+ * full collection (ArrayBuffers at the peak: 31-34 MB, 20-22 since; BENCHMARKS.md, nineteenth
+ * pass). 16 MiB covers two uploads; an idle server keeps what one upload used at most.
  */
-const MAX_FREE_CHUNK_BYTES = 4 * 1024 * 1024;
+const MAX_FREE_CHUNK_BYTES = 16 * 1024 * 1024;
 
 function sha256Typed(data: Uint8Array): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;

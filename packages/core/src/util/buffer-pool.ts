@@ -22,6 +22,14 @@ export function pooledSize(length: number): number {
 }
 
 /**
+ * How much larger than the length asked a free buffer `take` may reuse when the length's own
+ * size class has none. Content-defined chunks vary in size from cut to cut, so the buffers
+ * given back often miss the next chunk's class: with exact classes only, a 2 GiB upload made
+ * about 250 fresh buffers once warm, against 125 this way (BENCHMARKS.md, nineteenth pass).
+ */
+const REUSE_UP_TO = 2;
+
+/**
  * Byte buffers lent out and given back, so the chunks of an upload (each copied out of the
  * chunker's window, then compressed into a new array) do not each leave a buffer for the
  * garbage collector. Those buffers lived for a chunk file's write and fsync, long enough to be
@@ -50,13 +58,24 @@ export class BufferPool {
   /** A buffer of exactly `length` bytes, uninitialised. */
   readonly take: Allocate = (length) => {
     if (length > this.maxLength) return allocateFresh(length);
-    const size = pooledSize(length);
-    const buffer = this.#free.get(size)?.pop();
-    if (buffer !== undefined) this.#freeBytes -= size;
-    const own = buffer ?? (allocateFresh(size).buffer as ArrayBuffer);
+    const own = this.#reuse(length) ?? (allocateFresh(pooledSize(length)).buffer as ArrayBuffer);
     this.#lent.add(own);
     return new Uint8Array(own, 0, length);
   };
+
+  /** A free buffer of `length`'s size class, else of the smallest larger class up to REUSE_UP_TO × length. */
+  #reuse(length: number): ArrayBuffer | undefined {
+    const own = pooledSize(length);
+    const largest = Math.max(own, REUSE_UP_TO * length);
+    for (let size = own; size <= largest; size = pooledSize(size + 1)) {
+      const buffer = this.#free.get(size)?.pop();
+      if (buffer !== undefined) {
+        this.#freeBytes -= size;
+        return buffer;
+      }
+    }
+    return undefined;
+  }
 
   /** Takes back a buffer from `take`, for reuse. */
   give(bytes: Uint8Array): void {
