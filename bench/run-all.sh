@@ -13,8 +13,8 @@ tsx bench/lru-eviction.ts
 tsx bench/ingest-throughput.ts 512
 tsx bench/engine-chunk-cost.ts
 npx tsc -b
-MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring bench/ingest-memory.mjs 0.5 zstd
-MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring bench/ingest-memory.mjs 2 zstd
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring --heap-growing-percent=20 bench/ingest-memory.mjs 0.5 zstd
+MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring --heap-growing-percent=20 bench/ingest-memory.mjs 2 zstd
 if [ "${BENCH_QUICK:-}" = 1 ]; then BENCH_CHUNKS=100000 tsx bench/sqlite-claim-scaling.ts; else tsx bench/sqlite-claim-scaling.ts; fi
 
 # HTTP benchmarks (issue #8): the real atticd process against wrk, curl, nginx and the zstd CLI.

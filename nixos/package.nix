@@ -83,7 +83,7 @@ let
   # Node flags per command: atticd's shebang flags (see packages/server-koa/bin/atticd.js; V8
   # reads them only at start-up, so the wrapper must pass them).
   nodeFlags = {
-    atticd = "--max-semi-space-size=4 --no-allocation-site-pretenuring";
+    atticd = "--max-semi-space-size=4 --no-allocation-site-pretenuring --heap-growing-percent=20";
   };
   # Environment per command, set unless already set: atticd's shebang (two malloc arenas, a
   # fixed mmap threshold).

@@ -15,4 +15,4 @@ fi
 # The settings bin/atticd.js names in its shebang (see there).
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-65536}"
-exec node --max-semi-space-size=4 --no-allocation-site-pretenuring packages/server-koa/bin/atticd.js "$@"
+exec node --max-semi-space-size=4 --no-allocation-site-pretenuring --heap-growing-percent=20 packages/server-koa/bin/atticd.js "$@"

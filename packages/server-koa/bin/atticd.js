@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=65536 node --max-semi-space-size=4 --no-allocation-site-pretenuring --heap-growing-percent=20
 // Launcher for the compiled atticd (built by `tsc -b` into ../dist).
 //
 // --max-semi-space-size=4 (MiB): an upload allocates fast (every body slice and chunk is a
@@ -19,6 +19,14 @@
 // the scavenges took 1.7 ms instead of 0.4, and a full collection ran every second. Without
 // pretenuring, narinfo requests served about 40 % more per second with p99 under 5 ms instead of
 // 7-12 ms (BENCHMARKS.md, eleventh pass).
+//
+// --heap-growing-percent=20: V8 lets its old generation grow by a factor it picks from how
+// cheap its last collections were before it collects again, up to several times what was live.
+// An upload promotes garbage steadily (objects that outlive a batch), and with few ArrayBuffers
+// left to trigger collections, V8 sometimes let the heap grow to 70 MiB committed for 20 MiB
+// live: two 2 GiB uploads in eleven peaked at 163 and 174 MiB against 135-143. With the factor
+// fixed at 1.2, eight runs peaked at 132-137 MiB at the same speed, and narinfo throughput was
+// unchanged within this machine's noise (BENCHMARKS.md, nineteenth pass).
 //
 // MALLOC_ARENA_MAX=2: glibc gives each thread that allocates (compression workers, libuv's
 // pool, V8's helpers) its own malloc arena, and freed chunk buffers stay resident in each.

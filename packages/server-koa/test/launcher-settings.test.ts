@@ -37,8 +37,8 @@ function fromNixPackage(): { env: Record<string, string>; flags: string[] } {
 describe("atticd launchers", () => {
   const { line, ...shebang } = readAtticdShebang();
 
-  it("the shebang sets the young-generation cap, no allocation-site pretenuring and the malloc settings", () => {
-    expect(shebang.flags).toEqual(expect.arrayContaining(["--max-semi-space-size=4", "--no-allocation-site-pretenuring"]));
+  it("the shebang sets the young-generation cap, no allocation-site pretenuring, the heap growing factor and the malloc settings", () => {
+    expect(shebang.flags).toEqual(expect.arrayContaining(["--max-semi-space-size=4", "--no-allocation-site-pretenuring", "--heap-growing-percent=20"]));
     expect(shebang.env).toEqual({ MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "65536" });
   });
 
