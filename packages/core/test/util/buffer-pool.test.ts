@@ -103,14 +103,14 @@ describe("BufferPool reuse across size classes", () => {
     expect(pool.take(64_000).buffer).toBe(largest.buffer);
   });
 
-  it("allocates nothing new once its free buffers cover a varying working set", () => {
+  it("makes few new buffers once warm, however the lengths of a working set vary", () => {
     // Chunk-like lengths in batches lent and given back, as an upload does; every buffer the
     // pool ever made is remembered, so a fresh allocation shows up as a new ArrayBuffer.
     const pool = new BufferPool(1 << 20, 4 << 20);
     const seen = new Set<ArrayBufferLike>();
     let seed = 7;
     const nextLength = () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
       return 16_384 + (seed % (256 * 1024 - 16_384));
     };
     const round = () => {
@@ -121,8 +121,8 @@ describe("BufferPool reuse across size classes", () => {
     for (let i = 0; i < 20; i++) round();
     const warmed = seen.size;
     for (let i = 0; i < 200; i++) round();
-    // Larger classes fill the gaps: 30 buffers made in 3,200 takes after warming up. With
-    // exact classes only, this loop made 420.
+    // Larger classes fill the gaps: 28 buffers made in 3,200 takes after warming up. With
+    // exact classes only, this loop made 393.
     expect(seen.size - warmed).toBeLessThan(60);
   });
 });
