@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
-import { abortableNext, releaseSource } from "./abortable-next.ts";
+import { nextUntilAborted } from "@attic-ts/core";
+import { releaseSource } from "./release-source.ts";
 
 /** Compresses one block into one self-contained frame/stream; rejects when `signal` aborts. */
 export type BlockCompressor = (block: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>;
@@ -72,7 +73,7 @@ export async function* compressInBlocks(
 
   try {
     for (;;) {
-      const next = await abortableNext(iterator, signal);
+      const next = await nextUntilAborted(iterator, signal);
       if (next.done === true) {
         sourceDone = true;
         break;

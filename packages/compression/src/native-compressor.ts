@@ -3,9 +3,9 @@ import { brotliCompress, constants as zlibConstants, createBrotliCompress, creat
 import { createUnxz } from "node-liblzma";
 import { DecompressStream } from "zstd-napi";
 import type { Transform } from "node:stream";
-import { asyncOf, InvalidCompressionTypeError } from "@attic-ts/core";
+import { asyncOf, InvalidCompressionTypeError, nextUntilAborted } from "@attic-ts/core";
 import type { CompressOptions, CompressionType, Compressor, IoOptions } from "@attic-ts/core";
-import { abortableNext, releaseSource } from "./abortable-next.ts";
+import { releaseSource } from "./release-source.ts";
 import { compressInBlocks } from "./block-parallel.ts";
 import { effectiveLevel } from "./levels.ts";
 import { throughTransform } from "./through-transform.ts";
@@ -52,7 +52,7 @@ async function* passThrough(source: AsyncIterable<Uint8Array>, signal?: AbortSig
   let done = false;
   try {
     for (;;) {
-      const next = await abortableNext(iterator, signal);
+      const next = await nextUntilAborted(iterator, signal);
       if (next.done === true) break;
       yield next.value;
     }

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
+import { nextUntilAborted } from "../util/abortable.ts";
 import { Sha256Hash } from "./hash.ts";
 
 export interface HashingStreamOptions {
@@ -61,7 +62,7 @@ export class HashingStream implements AsyncIterable<Uint8Array> {
     let closeSource = true;
     try {
       while (this.#size < this.#limit) {
-        const step = await nextOrAbort(iterator, signal);
+        const step = await nextUntilAborted(iterator, signal);
         if (step.done) {
           closeSource = false;
           break;
@@ -97,21 +98,3 @@ export async function hashAll(
   return { hash: stream.digest(), size: stream.size };
 }
 
-function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T>> {
-  if (!signal) return iterator.next();
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    iterator.next().then(
-      (r) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(r);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}

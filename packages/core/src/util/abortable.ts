@@ -54,3 +54,13 @@ export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | un
     signal.removeEventListener("abort", onAbort);
   }
 }
+
+/**
+ * `iterator.next()`, rejected as soon as `signal` aborts even while the source is stalled (a slow
+ * client upload), so an abort never waits for the next chunk to arrive. Once aborted, `next()` is
+ * not called at all.
+ */
+export async function nextUntilAborted<T>(iterator: AsyncIterator<T>, signal: AbortSignal | undefined): Promise<IteratorResult<T>> {
+  signal?.throwIfAborted();
+  return untilAborted(iterator.next(), signal);
+}

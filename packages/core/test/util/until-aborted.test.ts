@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { untilAborted } from "../../src/util/abortable.ts";
+import { nextUntilAborted, untilAborted } from "../../src/util/abortable.ts";
 
 describe("untilAborted", () => {
   it("answers the work's result, or its failure", async () => {
@@ -37,5 +37,23 @@ describe("untilAborted", () => {
     for (let i = 0; i < 20; i++) await untilAborted(Promise.resolve(i), signal);
     expect(added).toBe(20);
     expect(removed).toBe(20);
+  });
+});
+
+describe("nextUntilAborted", () => {
+  it("answers the iterator's next step, or rejects with the reason once the signal aborts", async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const stalled: AsyncIterator<number> = { next: () => (calls++, new Promise(() => undefined)) };
+    const waiting = nextUntilAborted(stalled, controller.signal);
+    controller.abort(new Error("client went away"));
+    await expect(waiting).rejects.toThrow("client went away");
+    // Once aborted, the source is not asked for another step.
+    await expect(nextUntilAborted(stalled, controller.signal)).rejects.toThrow("client went away");
+    expect(calls).toBe(1);
+    const steps = [1, 2][Symbol.iterator]();
+    const source: AsyncIterator<number> = { next: async () => steps.next() };
+    await expect(nextUntilAborted(source, new AbortController().signal)).resolves.toEqual({ done: false, value: 1 });
+    await expect(nextUntilAborted(source, undefined)).resolves.toEqual({ done: false, value: 2 });
   });
 });
