@@ -42,7 +42,12 @@ export async function* abortable(body: AsyncIterable<Uint8Array>, signal: AbortS
  */
 export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return work;
-  signal.throwIfAborted();
+  if (signal.aborted) {
+    // Abandoned before this wait began (starting `work` may itself have aborted the signal):
+    // its later failure is not this wait's to report, and would otherwise go unhandled.
+    work.catch(() => undefined);
+    signal.throwIfAborted();
+  }
   let onAbort = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);

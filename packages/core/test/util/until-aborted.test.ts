@@ -25,6 +25,26 @@ describe("untilAborted", () => {
     await expect(untilAborted(new Promise(() => undefined), controller.signal)).rejects.toThrow("too late");
   });
 
+  it("leaves no unhandled rejection when the work fails after an abort that came first", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const controller = new AbortController();
+      // Starting the work aborts the signal, as a source aborting its own request does.
+      const work = (async () => {
+        controller.abort(new Error("request aborted"));
+        await new Promise((r) => setTimeout(r, 1));
+        throw new Error("source failed");
+      })();
+      await expect(untilAborted(work, controller.signal)).rejects.toThrow("request aborted");
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("removes its abort listener once the work settles", async () => {
     const controller = new AbortController();
     let added = 0;
