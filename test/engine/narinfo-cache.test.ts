@@ -137,6 +137,13 @@ describe.each(TEST_DBS)("narinfo cache (%s)", (db) => {
     expect(await outcome(t.engine, ANONYMOUS, "c", first)).toBe("AccessError");
     const pushOnly: Principal = { sub: "ci", grants: [["c", { pull: false, push: true, delete: false, createCache: false, configureCache: false, configureCacheRetention: false, destroyCache: false }]] };
     expect(await outcome(t.engine, pushOnly, "c", first)).toBe("AccessError");
+    // The same for a remembered miss (misses are held apart from narinfos).
+    expect(await outcome(t.engine, ROOT, "c", second)).toBe("NoSuchObject");
+    expect(await outcome(t.engine, ANONYMOUS, "c", second)).toBe("AccessError");
+    expect(await outcome(t.engine, pushOnly, "c", second)).toBe("AccessError");
+    // And a visibility change applies to remembered misses at once.
+    await t.engine.caches.configure(ROOT, "c", { is_public: true });
+    expect(await outcome(t.engine, ANONYMOUS, "c", second)).toBe("NoSuchObject");
   });
 
   it("narInfoOrMiss answers null exactly where narInfo rejects with NoSuchObject, and fails as it does otherwise", async () => {

@@ -11,13 +11,19 @@ interface Entry<V> {
   chars: number;
 }
 
-export interface ExpiringCacheOptions {
+export interface ExpiringCacheOptions<V = unknown> {
   /** Milliseconds an answer is served after its load started; 0 turns the cache off. */
   ttlMs: number;
   /** Characters of keys and values held at most; the least recently used go first. */
   maxChars: number;
   /** Monotonic milliseconds (tests pass their own). Default `performance.now`. */
   now?: () => number;
+  /**
+   * Called with each loaded value that is to be kept (not invalidated while it loaded) and when
+   * it expires; when it returns true the caller has kept the value elsewhere and this cache
+   * forgets it (see `NarInfoCache`'s misses).
+   */
+  divert?: (key: string, value: V, expiresAt: number) => boolean;
 }
 
 /**
@@ -31,7 +37,7 @@ export class ExpiringCache<V> {
   readonly #now: () => number;
   #chars = 0;
 
-  constructor(private readonly options: ExpiringCacheOptions) {
+  constructor(private readonly options: ExpiringCacheOptions<V>) {
     if (!(options.ttlMs >= 0)) throw new RangeError(`ttlMs must be >= 0, got ${options.ttlMs}`);
     if (!(options.maxChars >= 0)) throw new RangeError(`maxChars must be >= 0, got ${options.maxChars}`);
     this.#now = options.now ?? (() => performance.now());
@@ -85,6 +91,10 @@ export class ExpiringCache<V> {
       if (this.#entries.get(key) !== entry) return value;
       entry.pending = null;
       entry.value = value;
+      if (this.options.divert?.(key, value, entry.expiresAt)) {
+        this.#entries.delete(key);
+        return value;
+      }
       const chars = key.length + sizeOf(value);
       if (chars > this.options.maxChars) {
         this.#entries.delete(key);

@@ -109,4 +109,33 @@ describe("ExpiringCache", () => {
     expect(loads).toBe(2);
     expect(cache.size).toBe(0);
   });
+
+  it("hands a loaded value to `divert`, with its expiry, and forgets it when diverted", async () => {
+    const time = clock();
+    const diverted: Array<[string, string, number]> = [];
+    const cache = new ExpiringCache<string>({
+      ttlMs: 100,
+      maxChars: 1000,
+      now: time.now,
+      divert: (key, value, expiresAt) => (diverted.push([key, value, expiresAt]), value.startsWith("elsewhere")),
+    });
+    expect(await cache.get("a", async () => "elsewhere:a", length)).toBe("elsewhere:a");
+    expect(await cache.get("b", async () => "here", length)).toBe("here");
+    expect(diverted).toEqual([
+      ["a", "elsewhere:a", 1100],
+      ["b", "here", 1100],
+    ]);
+    expect(cache.size).toBe(1);
+    let loads = 0;
+    await cache.get("a", async () => ((loads++), "elsewhere:a"), length);
+    await cache.get("b", async () => ((loads++), "here"), length);
+    expect(loads).toBe(1);
+    // A load invalidated while it ran is neither kept nor diverted.
+    const loadsOf = manualLoads<string>();
+    const pending = cache.get("c", loadsOf.load, length);
+    cache.invalidate("c");
+    loadsOf.release(0, "elsewhere:c");
+    expect(await pending).toBe("elsewhere:c");
+    expect(diverted.map(([key]) => key)).toEqual(["a", "b", "a"]);
+  });
 });
