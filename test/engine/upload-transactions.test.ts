@@ -12,14 +12,14 @@ import { createCache, ROOT, snapshot, startTestEngine, TEST_DBS, type TestEngine
 
 const CHUNKING = { "nar-size-threshold": 65536, "min-size": 4096, "avg-size": 16384, "max-size": 65536 };
 
-/** Batches of 1, 2, 4 ... DEFAULT_BATCH_SIZE chunks, as `UploadService` cuts them. */
+/** Full batches of DEFAULT_BATCH_SIZE chunks and the rest, as `UploadService` cuts a body that never stalls. */
 function batchesFor(chunks: number): number {
-  let batches = 0;
-  for (let left = chunks, size = 1; left > 0; size = Math.min(size * 2, DEFAULT_BATCH_SIZE)) {
-    left -= size;
-    batches++;
-  }
-  return batches;
+  return Math.ceil(chunks / DEFAULT_BATCH_SIZE);
+}
+
+/** Chunk rows of any state (pending ones included). */
+async function chunkRows(t: TestEngine): Promise<number> {
+  return Number((await t.inspect("chunk").count({ n: "*" }))[0]!.n);
 }
 
 /** Counts `db.transaction` calls until the returned function is called. */
@@ -38,10 +38,12 @@ function countTransactions(db: Database): () => number {
 
 let bigPath: string;
 let smallPath: string;
+let otherPath: string;
 
 beforeAll(async () => {
   bigPath = await addFiles("tx-count-big", { "data.bin": pseudoRandomBytes(71, 1_500_000) });
   smallPath = await addFiles("tx-count-small", { "data.bin": pseudoRandomBytes(72, 20_000) });
+  otherPath = await addFiles("tx-stall-other", { "data.bin": pseudoRandomBytes(73, 1_500_000) });
 });
 
 describe.each(TEST_DBS)("transactions per upload (%s)", (db) => {
@@ -49,6 +51,8 @@ describe.each(TEST_DBS)("transactions per upload (%s)", (db) => {
 
   beforeAll(async () => {
     t = await startTestEngine({ compression: { type: "zstd" }, chunking: CHUNKING }, { db });
+    // Batches are counted as for a body that never stalls, however busy the machine running it.
+    t.engine.uploads.stallFlushMs = 60_000;
     await createCache(t.engine, "tx");
   });
   afterAll(async () => t?.close());
@@ -81,6 +85,54 @@ describe.each(TEST_DBS)("transactions per upload (%s)", (db) => {
     expect(stop()).toBe(1);
     expect(result.kind).toBe("Deduplicated");
     expect((await snapshot(t)).pendingOrHeld).toBe(0);
+  });
+});
+
+describe("a client that stalls mid-upload (sqlite)", () => {
+  let t: TestEngine;
+  beforeAll(async () => {
+    t = await startTestEngine({ compression: { type: "zstd" }, chunking: CHUNKING });
+    await createCache(t.engine, "stall");
+  });
+  afterAll(async () => t?.close());
+
+  /** Uploads `path`'s NAR, pausing after its first 200 KB until `during` resolves. */
+  async function uploadPausing(path: string, during: () => Promise<void>): Promise<string> {
+    const nar = await collect(dumpNar(path));
+    async function* pausing(): AsyncGenerator<Uint8Array> {
+      yield nar.subarray(0, 200_000);
+      await during();
+      yield nar.subarray(200_000);
+    }
+    return (await t.engine.uploads.uploadPath(ROOT, await uploadInfoFor("stall", path), pausing())).kind;
+  }
+
+  it("stores the chunks cut so far while the body waits, and the NAR is whole after", async () => {
+    t.engine.uploads.stallFlushMs = 20;
+    let storedWhilePaused = 0;
+    const kind = await uploadPausing(bigPath, async () => {
+      for (let waited = 0; waited < 5000 && storedWhilePaused === 0; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        storedWhilePaused = await chunkRows(t);
+      }
+    });
+    expect(kind).toBe("Uploaded");
+    // 200 KB cut at an average of 16 KiB: several chunks, all stored before the rest was sent.
+    expect(storedWhilePaused).toBeGreaterThan(3);
+    const { pendingOrHeld } = await snapshot(t);
+    expect(pendingOrHeld).toBe(0);
+  });
+
+  it("holds a partial batch while chunks keep coming within stallFlushMs", async () => {
+    t.engine.uploads.stallFlushMs = 60_000;
+    const before = await chunkRows(t);
+    let storedWhilePaused = -1;
+    const kind = await uploadPausing(otherPath, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      storedWhilePaused = (await chunkRows(t)) - before;
+    });
+    expect(kind).toBe("Uploaded");
+    expect(storedWhilePaused).toBe(0);
   });
 });
 

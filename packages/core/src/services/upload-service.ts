@@ -34,6 +34,14 @@ const BAD_NAR = "Bad NAR Hash or Size";
 export const DEFAULT_BATCH_SIZE = 16;
 export const DEFAULT_BATCHES_IN_FLIGHT = 2;
 const BATCH_BYTES = 2 * 1024 * 1024;
+/**
+ * A batch that has not filled is stored anyway once no chunk has joined it for this long: the
+ * client stalled or sends slowly, and its chunks should not wait for the rest of the body.
+ * Batches used to grow 1, 2, 4 ... 16 chunks per NAR instead, which cost a NAR of 2 MiB (the
+ * real NARs' average) six transactions where three do: through HTTP, 4 uploads at once, that
+ * was 1.4 SQL statements a chunk and 15 % of throughput (BENCHMARKS.md, twentieth pass).
+ */
+export const STALL_FLUSH_MS = 20;
 
 async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const _ of source);
@@ -64,6 +72,8 @@ export class UploadService {
   batchSize = DEFAULT_BATCH_SIZE;
   /** Batches compressed and stored at once; with `batchSize` it bounds chunks in memory. */
   batchesInFlight = DEFAULT_BATCHES_IN_FLIGHT;
+  /** Milliseconds without a new chunk after which a partial batch is stored (see STALL_FLUSH_MS). */
+  stallFlushMs = STALL_FLUSH_MS;
   /** Stored chunks an upload remembers for dedup within its NAR (see `SeenChunks`). */
   seenLimit = SEEN_SETTLED_LIMIT;
 
@@ -252,6 +262,7 @@ export class UploadService {
     let fileSize = 0;
     let dedupBytes = 0;
     let failure: unknown;
+    let stallTimer: NodeJS.Timeout | undefined;
     const launch = async (batch: Uint8Array[], firstSeq: number) => {
       await inFlight.acquire(stop.signal);
       if (failure !== undefined) throw failure;
@@ -284,21 +295,38 @@ export class UploadService {
       let batch: Uint8Array[] = [];
       let batchBytes = 0;
       let seq = 0;
-      // Batches grow 1, 2, 4 ... batchSize, so the first chunks are stored at once even when
-      // the client sends slowly or stalls, and a long NAR still gets full batches.
-      let target = 1;
+      const launchBatch = (): Promise<void> => {
+        const full = batch;
+        const firstSeq = seq;
+        seq += full.length;
+        batch = [];
+        batchBytes = 0;
+        return launch(full, firstSeq);
+      };
+      // A batch is stored once full, or once no chunk has joined it for STALL_FLUSH_MS, so a
+      // slow or stalled client's chunks are stored as they come while a fast one's go 16 to a
+      // transaction (see STALL_FLUSH_MS).
+      let stalled: Promise<void> | undefined;
+      stallTimer = setTimeout(() => {
+        if (batch.length === 0) return;
+        stalled = launchBatch();
+        stalled.catch(() => {}); // awaited by the loop, or ended by the abort that failed the upload
+      }, this.stallFlushMs).unref();
       for await (const data of this.chunker.chunk(hashing, { signal: stop.signal, allocate: this.batches.buffers.take })) {
+        // The stall's batch holds a place in flight like any other: wait for it first.
+        if (stalled !== undefined) {
+          const waiting = stalled;
+          stalled = undefined;
+          await waiting;
+        }
         batch.push(data);
         batchBytes += data.length;
-        if (batch.length >= target || batchBytes >= BATCH_BYTES) {
-          await launch(batch, seq);
-          seq += batch.length;
-          batch = [];
-          batchBytes = 0;
-          target = Math.min(target * 2, this.batchSize);
-        }
+        if (batch.length >= this.batchSize || batchBytes >= BATCH_BYTES) await launchBatch();
+        else stallTimer.refresh();
       }
-      if (batch.length > 0) await launch(batch, seq);
+      clearTimeout(stallTimer);
+      if (stalled !== undefined) await stalled;
+      if (batch.length > 0) await launchBatch();
       await Promise.all([...tasks]);
       if (failure !== undefined) throw failure;
       if (toTypedBase16(hashing.digest()) !== narHash || hashing.size !== info.nar_size || body.excess) {
@@ -322,6 +350,7 @@ export class UploadService {
       await session.abandon();
       throw failure ?? err;
     } finally {
+      clearTimeout(stallTimer);
       signal?.removeEventListener("abort", onAbort);
     }
   }
