@@ -14,6 +14,14 @@ export const HOLD_TABLE = "attic_ts_lease_hold";
 type HoldColumn = "chunk_id" | "nar_id";
 
 /**
+ * LOCK_IN_ID_ORDER: on PostgreSQL, statements that update many chunk or NAR rows at once lock
+ * them in id order first (`SELECT ... ORDER BY id FOR UPDATE`). A plain multi-row UPDATE locks
+ * rows in whatever order its plan visits them, so two uploads of the same path (on two
+ * replicas) claiming the same chunks, or one closing its lease while another claims, deadlocked
+ * and one failed with a 500 (`test/host/replicas.test.ts`, twentieth pass).
+ */
+
+/**
  * Gives back every hold of `leaseIds` (one `holders_count` per hold, never below 0) and deletes
  * those holds. Must run inside a transaction together with whatever decided the leases are over.
  * Returns how many holds were dropped.
@@ -25,11 +33,18 @@ export async function dropHolds(trx: Knex, dialect: Dialect, leaseIds: readonly 
     const marks = ids.map(() => "?").join(", ");
     for (const [table, column] of [["chunk", "chunk_id"], ["nar", "nar_id"]] as const) {
       // One statement per table: each held row loses as many holders as it has holds here.
-      await trx.raw(
-        `UPDATE ?? SET holders_count = ${clamp}(holders_count - (SELECT COUNT(*) FROM ?? h WHERE h.lease_id IN (${marks}) AND h.?? = ??.id), 0)
-         WHERE id IN (SELECT ?? FROM ?? WHERE lease_id IN (${marks}) AND ?? IS NOT NULL)`,
-        [table, HOLD_TABLE, ...ids, column, table, column, HOLD_TABLE, ...ids, column],
-      );
+      const decrement = `holders_count = ${clamp}(holders_count - (SELECT COUNT(*) FROM ?? h WHERE h.lease_id IN (${marks}) AND h.?? = ??.id), 0)`;
+      const held = `SELECT ?? FROM ?? WHERE lease_id IN (${marks}) AND ?? IS NOT NULL`;
+      if (dialect.rowLocks) {
+        // Rows locked in id order first (see LOCK_IN_ID_ORDER), then updated.
+        await trx.raw(
+          `WITH target AS (SELECT id FROM ?? WHERE id IN (${held}) ORDER BY id FOR UPDATE)
+           UPDATE ?? SET ${decrement} FROM target WHERE ??.id = target.id`,
+          [table, column, HOLD_TABLE, ...ids, column, table, HOLD_TABLE, ...ids, column, table, table],
+        );
+      } else {
+        await trx.raw(`UPDATE ?? SET ${decrement} WHERE id IN (${held})`, [table, HOLD_TABLE, ...ids, column, table, column, HOLD_TABLE, ...ids, column]);
+      }
     }
     dropped += Number(await trx(HOLD_TABLE).whereIn("lease_id", ids).delete());
   }
@@ -189,16 +204,14 @@ export class KnexLeaseRepository implements LeaseRepository {
       const found = new Map<string, ChunkRow>();
       for (const batch of batches([...new Set(chunkHashes)], this.dialect.batchSize)) {
         const pick = this.knex("chunk").min("id").whereIn("chunk_hash", batch).andWhere({ compression, state: "V" }).groupBy("chunk_hash");
-        const update = this.knex("chunk")
-          .update({ holders_count: this.knex.raw("?? + 1", ["holders_count"]) })
-          .whereIn("id", pick)
-          // Re-checked against a row a concurrent GC just changed.
-          .andWhere("state", "V")
-          .returning("*")
-          .toSQL();
+        // Rows locked in id order first (see LOCK_IN_ID_ORDER), then updated.
+        const target = pick.toSQL();
         const result = (await trx.raw(
-          `WITH locked AS (${update.sql}), held AS (INSERT INTO ?? (lease_id, chunk_id) SELECT ?, id FROM locked) SELECT * FROM locked`,
-          [...update.bindings, HOLD_TABLE, leaseId],
+          `WITH target AS (SELECT id FROM chunk WHERE id IN (${target.sql}) AND state = 'V' ORDER BY id FOR UPDATE),
+           locked AS (UPDATE chunk SET holders_count = chunk.holders_count + 1 FROM target WHERE chunk.id = target.id AND chunk.state = 'V' RETURNING chunk.*),
+           held AS (INSERT INTO ?? (lease_id, chunk_id) SELECT ?, id FROM locked)
+           SELECT * FROM locked`,
+          [...target.bindings, HOLD_TABLE, leaseId],
         )) as { rows: DbRecord[] };
         for (const row of result.rows) {
           const chunk = mapChunk(row, this.dialect);
