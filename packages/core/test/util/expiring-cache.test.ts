@@ -85,10 +85,12 @@ describe("ExpiringCache", () => {
   });
 
   it("stays within its character bound, dropping the least recently used", async () => {
-    const cache = new ExpiringCache<string>({ ttlMs: 100, maxChars: 30, now: clock().now });
+    const time = clock();
+    const cache = new ExpiringCache<string>({ ttlMs: 100, maxChars: 30, now: time.now });
     const value = "0123456789"; // 10 characters, plus the key's 2
     await cache.get("k1", async () => value, length);
     await cache.get("k2", async () => value, length);
+    time.advance(25);
     await cache.get("k1", async () => "never loaded", length); // k1 is now the most recent
     await cache.get("k3", async () => value, length);
     expect(cache.chars).toBeLessThanOrEqual(30);
@@ -137,5 +139,31 @@ describe("ExpiringCache", () => {
     loadsOf.release(0, "elsewhere:c");
     expect(await pending).toBe("elsewhere:c");
     expect(diverted.map(([key]) => key)).toEqual(["a", "b", "a"]);
+  });
+
+  it("makes a hit the most recently used at most once a quarter of the TTL", async () => {
+    const time = clock();
+    const cache = new ExpiringCache<string>({ ttlMs: 100, maxChars: 24, now: time.now });
+    const value = "0123456789"; // 12 characters with the key: room for two
+    await cache.get("k1", async () => value, length);
+    await cache.get("k2", async () => value, length);
+    // Within a quarter of the TTL of its load a hit does not reorder: k1 stays the oldest.
+    time.advance(24);
+    await cache.get("k1", async () => "never loaded", length);
+    await cache.get("k3", async () => value, length);
+    let reloaded = false;
+    await cache.get("k1", async () => ((reloaded = true), value), length);
+    expect(reloaded).toBe(true);
+    // Now k3, then k1. A quarter of the TTL after k3's load, a hit moves k3 after k1, so k1
+    // is the one a new entry pushes out.
+    time.advance(25);
+    await cache.get("k3", async () => "never loaded", length);
+    await cache.get("k4", async () => value, length);
+    let reloadedK3 = false;
+    await cache.get("k3", async () => ((reloadedK3 = true), value), length);
+    expect(reloadedK3).toBe(false);
+    reloaded = false;
+    await cache.get("k1", async () => ((reloaded = true), value), length);
+    expect(reloaded).toBe(true);
   });
 });
